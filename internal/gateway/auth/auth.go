@@ -1,0 +1,103 @@
+// Package auth is the contract between the mock gateway's frame and the
+// verifiers of each auth kind. It has no dependencies on the frame, so each
+// kind's verifier lives in its own package and plugs in through [Factory].
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Identity is what a verifier proved about the caller. It is passed to the
+// origin (builtin:echo shows it as "identity").
+type Identity struct {
+	Kind      string         `json:"kind"`
+	Principal string         `json:"principal"`
+	Claims    map[string]any `json:"claims,omitempty"`
+}
+
+// Rejection is the error a Verifier returns for a request it refuses. The
+// frame answers it as JSON: {"error": http.StatusText, "reason": Reason,
+// ...Details}, unless the route has explain: false.
+type Rejection struct {
+	Status  int            // 401 or 403 (0 means 403)
+	Reason  string         // one line, e.g. "signature mismatch"
+	Details map[string]any // extra JSON fields, e.g. "expected canonical request"
+	Header  http.Header    // extra response headers, e.g. WWW-Authenticate
+}
+
+func (r *Rejection) Error() string { return r.Reason }
+
+// Reject builds a 403 Rejection.
+func Reject(format string, args ...any) *Rejection {
+	return &Rejection{Status: http.StatusForbidden, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Unauthorized builds a 401 Rejection (no credential at all).
+func Unauthorized(format string, args ...any) *Rejection {
+	return &Rejection{Status: http.StatusUnauthorized, Reason: fmt.Sprintf(format, args...)}
+}
+
+// With adds a detail field and returns r.
+func (r *Rejection) With(key string, value any) *Rejection {
+	if r.Details == nil {
+		r.Details = map[string]any{}
+	}
+	r.Details[key] = value
+	return r
+}
+
+// A Verifier checks one request's credentials.
+//
+// Verify may read r.Body, but must leave an equivalent unread body in r.Body
+// for the origin. On success it may change r's headers (remove the consumed
+// credential, add headers for the origin such as Cf-Access-Jwt-Assertion) and
+// may set response headers on w (such as a CF_Authorization cookie). A
+// refusal is a *Rejection; any other error is answered as 500 and is a bug.
+// Verify must be safe for concurrent use.
+type Verifier interface {
+	Verify(w http.ResponseWriter, r *http.Request) (*Identity, error)
+}
+
+// AWSKey is one entry of the gateway's AWS key table.
+type AWSKey struct {
+	AccessKeyID     string `yaml:"access_key_id" json:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key" json:"-"`
+	ARN             string `yaml:"arn" json:"arn"`
+	SessionToken    string `yaml:"session_token,omitempty" json:"-"` // set for temporary keys
+}
+
+// User is one entry of the mock identity providers' user store.
+type User struct {
+	Email    string `yaml:"email" json:"email"`
+	Password string `yaml:"password" json:"-"`
+	Name     string `yaml:"name,omitempty" json:"name,omitempty"`
+}
+
+// Env is what the gateway gives every verifier and mock provider.
+type Env struct {
+	Now     func() time.Time // gateway clock (with --clock-offset applied)
+	BaseURL string           // e.g. "http://127.0.0.1:8080", no trailing slash
+	AWSKeys []AWSKey
+	Users   []User
+	// Shared holds per-gateway state that a kind's verifier and its mock
+	// provider share (for example signing keys), keyed by kind.
+	Shared map[string]any
+}
+
+// Factory builds a route's verifier from the route's auth block (the YAML
+// node of `auth:`, which includes `kind:`). Errors should name the field.
+type Factory func(node *yaml.Node, env *Env) (Verifier, error)
+
+// Mock is a mock identity provider: a handler mounted by the gateway at
+// Prefix (for example "/_mock/sts/"). Mocks see paths with the prefix intact.
+type Mock struct {
+	Prefix  string
+	Handler http.Handler
+}
+
+// MockFactory builds a kind's mock providers for a gateway.
+type MockFactory func(env *Env) ([]Mock, error)

@@ -1,0 +1,47 @@
+package sign
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gwcurl/gwcurl/internal/profiles"
+)
+
+// Deps is what a Signer may use from the outside world. Everything is
+// injected so signers are testable without globals.
+type Deps struct {
+	Profile     string                           // profile name ("" for an ad-hoc request)
+	HTTPClient  *http.Client                     // for token endpoints, STS, metadata; never nil
+	Now         func() time.Time                 // never nil
+	Getenv      func(string) string              // never nil
+	Secrets     *profiles.Resolver               // resolves secret references
+	CacheDir    string                           // token cache directory ($XDG_CACHE_HOME/gwcurl)
+	Trace       func(format string, args ...any) // -v trace to stderr; nil when not verbose. Never pass secrets.
+	Stderr      io.Writer                        // conversation (progress); never nil
+	Interactive bool                             // a person is at a terminal; false in CI
+}
+
+// Tracef calls d.Trace when verbose tracing is on.
+func (d Deps) Tracef(format string, args ...any) {
+	if d.Trace != nil {
+		d.Trace(format, args...)
+	}
+}
+
+// New builds the Signer for an auth block. The target URL is the request's
+// URL (used to infer region/service or the default audience).
+func New(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, error) {
+	switch a.Kind {
+	case "", "none":
+		return None, nil
+	case "bearer":
+		return newBearer(ctx, a, d)
+	case "sigv4", "sts-identity", "google", "cf-access", "cognito", "magic-link":
+		return nil, fmt.Errorf("auth kind %q is not implemented yet", a.Kind)
+	default:
+		return nil, fmt.Errorf("unknown auth kind %q", a.Kind)
+	}
+}
