@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"syscall"
+
+	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/redact"
+	"github.com/gwcurl/gwcurl/internal/sign"
+)
+
+// Exit codes, documented in `gwcurl help exit-codes` and docs/exit-codes.md.
+// They follow curl where curl has one, so scripts ported from curl keep
+// working.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitCredentials = 4
+	ExitResolve     = 6
+	ExitConnect     = 7
+	ExitHTTP        = 22
+	ExitTimeout     = 28
+	ExitInterrupted = 130
+)
+
+// UsageError is bad input on the command line: exit 2, with a hint.
+type UsageError struct {
+	Err  error
+	Hint string
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(hint, format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...), Hint: hint}
+}
+
+// ExitError carries an exit code and an optional message already decided by
+// a command (for example HTTP errors with -f, failed expectations).
+type ExitError struct {
+	Code int
+	Err  error // nil means the command already said everything
+	Hint string
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// HintedError is a plain failure (exit 1) with a hint line.
+type HintedError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintedError) Error() string { return e.Err.Error() }
+func (e *HintedError) Unwrap() error { return e.Err }
+
+// classify maps an error to an exit code and a hint. It is the one place
+// that decides exit codes.
+func classify(ctx context.Context, err error) (code int, hint string) {
+	var (
+		ue  *UsageError
+		ee  *ExitError
+		ce  *sign.CredentialError
+		he  *HintedError
+		cfg *profiles.ConfigError
+		nf  *profiles.NotFoundError
+		dns *net.DNSError
+	)
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code, ee.Hint
+	case errors.As(err, &ue):
+		return ExitUsage, ue.Hint
+	case errors.As(err, &nf):
+		h := "list profiles with `gwcurl profiles list`"
+		if len(nf.Available) > 0 {
+			h = fmt.Sprintf("known profiles: %v; add one with `gwcurl profiles add %s`", nf.Available, nf.Name)
+		}
+		return ExitUsage, h
+	case errors.As(err, &cfg):
+		return ExitUsage, "fix the config file, or point GWCURL_CONFIG at another one"
+	case errors.As(err, &ce):
+		return ExitCredentials, ce.Hint
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
+		return ExitInterrupted, ""
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return ExitTimeout, "raise -m/--max-time or --connect-timeout"
+	case errors.As(err, &dns):
+		return ExitResolve, "check the host name (and your DNS or proxy settings)"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return ExitConnect, "is the server running and listening on that port?"
+	case errors.As(err, &he):
+		return ExitFailure, he.Hint
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return ExitConnect, "is the server running and listening on that port?"
+	}
+	return ExitFailure, ""
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// cleanErr strips Go's url.Error wrapping ("Get \"http://...\": ") so the
+// message is about what went wrong, not how it was called.
+func cleanErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner := ue.Err
+		var oe *net.OpError
+		if errors.As(inner, &oe) && oe.Err != nil {
+			var dns *net.DNSError
+			switch {
+			case errors.As(inner, &dns):
+				return &msgErr{fmt.Sprintf("could not resolve host %s", dns.Name), inner}
+			case errors.Is(inner, syscall.ECONNREFUSED):
+				return &msgErr{fmt.Sprintf("could not connect to %s: connection refused", hostOf(ue.URL)), inner}
+			}
+		}
+		if isTimeout(inner) || errors.Is(inner, context.DeadlineExceeded) {
+			return &msgErr{fmt.Sprintf("operation timed out (%s %s)", ue.Op, redact.URL(ue.URL)), inner}
+		}
+		return &msgErr{fmt.Sprintf("%s %s: %v", ue.Op, redact.URL(ue.URL), inner), inner}
+	}
+	return err
+}
+
+// msgErr keeps an error in the chain (for classify) under a better message.
+type msgErr struct {
+	msg string
+	err error
+}
+
+func (e *msgErr) Error() string { return e.msg }
+func (e *msgErr) Unwrap() error { return e.err }
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
+}

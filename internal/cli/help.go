@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+)
+
+// helpTopics are `gwcurl help TOPIC` pages that are not commands.
+var helpTopics = map[string]struct{ short, body string }{
+	"exit-codes": {"Exit codes and what they mean", heredoc.Doc(`
+		gwcurl exits with curl's codes where curl has one, so scripts keep working:
+
+		  0    success (an HTTP error status without -f is still 0, as in curl)
+		  1    error, including a failed --expect-status / --expect-jq
+		  2    usage error: bad flag, malformed header or item, missing @file,
+		       a path with no base_url, unknown profile, bad config file
+		  4    credentials missing, invalid or expired, or a login is required
+		  6    could not resolve the host
+		  7    could not connect (refused, unreachable)
+		  22   HTTP status >= 400 with -f/--fail or --fail-with-body
+		  28   timeout (-m/--max-time, --connect-timeout, login --timeout)
+		  130  interrupted (Ctrl-C, SIGTERM)
+	`)},
+	"environment": {"Environment variables gwcurl reads", heredoc.Doc(`
+		GWCURL_PROFILE        profile to use when -p is not given
+		GWCURL_CONFIG         config file (default $XDG_CONFIG_HOME/gwcurl/config.yaml)
+		GWCURL_CONFIG_DIR     directory holding config.yaml
+		XDG_CONFIG_HOME       base of the default config directory
+		XDG_CACHE_HOME        base of the token cache ($XDG_CACHE_HOME/gwcurl)
+		GWCURL_SECRETS_DIR    keep secrets as 0600 files here instead of the OS keyring
+		GWCURL_BROWSER, BROWSER  command that opens login URLs (the URL is its argument)
+		GWCURL_DEBUG          print the wrapped error chain on failure
+		GWCURL_FORCE_TTY      treat stdout and stderr as terminals
+		NO_COLOR, CLICOLOR=0, TERM=dumb   turn all styling off; CLICOLOR_FORCE=1 forces it
+		HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower case)   proxies, unless --proxy
+		CI                    set: never prompt or open a browser; fail with exit 4 instead
+
+		AWS (sigv4, sts-identity): AWS_PROFILE, AWS_REGION, AWS_ACCESS_KEY_ID,
+		AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
+		AWS_SHARED_CREDENTIALS_FILE and the rest of the SDK's credential chain.
+		Google: GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST.
+		Cloudflare Access: CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET.
+
+		Precedence: flag > environment > profile > default.
+	`)},
+}
+
+// newCmdHelp serves help topics and falls back to command help.
+func newCmdHelp(root *cobra.Command) *cobra.Command {
+	var topics []string
+	for k, v := range helpTopics {
+		topics = append(topics, fmt.Sprintf("  %-12s %s", k, v.short))
+	}
+	return &cobra.Command{
+		Use:   "help [command|topic]",
+		Short: "Help about any command or topic (exit-codes, environment)",
+		Long:  "Help about any command, or one of these topics:\n" + strings.Join(topics, "\n"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if t, ok := helpTopics[args[0]]; ok {
+					_, err := fmt.Fprint(cmd.OutOrStdout(), t.body)
+					return err
+				}
+			}
+			c, _, err := root.Find(args)
+			if err != nil || c == nil || (c == root && len(args) > 0) {
+				return usagef("topics: exit-codes, environment; commands: see gwcurl --help", "unknown help topic %q", strings.Join(args, " "))
+			}
+			return c.Help()
+		},
+	}
+}

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/gwcurl/gwcurl/internal/profiles"
+)
+
+// itemKind is what an httpie-style request item means.
+type itemKind int
+
+const (
+	itemHeader      itemKind = iota // Name:Value, or Name: to remove
+	itemQuery                       // name==value
+	itemField                       // name=value (JSON string)
+	itemRawJSON                     // name:=json
+	itemFileField                   // name@file (JSON string read from file)
+)
+
+type item struct {
+	kind  itemKind
+	key   string
+	value string
+}
+
+// separators in precedence order at the same position: longer first.
+var separators = []struct {
+	sep  string
+	kind itemKind
+}{
+	{":=", itemRawJSON},
+	{"==", itemQuery},
+	{"=", itemField},
+	{":", itemHeader},
+	{"@", itemFileField},
+}
+
+// parseItem splits an httpie-style item at its earliest separator. A
+// backslash escapes a separator character inside the key.
+func parseItem(arg string) (item, error) {
+	var key strings.Builder
+	for i := 0; i < len(arg); i++ {
+		c := arg[i]
+		if c == '\\' && i+1 < len(arg) && strings.IndexByte(":=@\\", arg[i+1]) >= 0 {
+			key.WriteByte(arg[i+1])
+			i++
+			continue
+		}
+		for _, s := range separators {
+			if strings.HasPrefix(arg[i:], s.sep) {
+				it := item{kind: s.kind, key: key.String(), value: arg[i+len(s.sep):]}
+				if it.key == "" {
+					return item{}, usagef("items look like Name:Value, name=value, name:=json, name==value or name@file",
+						"request item %q has an empty name", arg)
+				}
+				if it.kind == itemHeader && !profiles.ValidHeaderName(it.key) {
+					return item{}, usagef("header names are tokens such as X-Trace; quote the whole item", "malformed header %q", arg)
+				}
+				return it, nil
+			}
+		}
+		key.WriteByte(c)
+	}
+	return item{}, usagef("items look like Name:Value, name=value, name:=json, name==value or name@file; URLs start with http://, https:// or /",
+		"cannot understand argument %q", arg)
+}
+
+// jsonBody builds the JSON object of the field items, in the order given.
+func jsonBody(items []item) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	seen := map[string]bool{}
+	first := true
+	for _, it := range items {
+		var raw []byte
+		switch it.kind {
+		case itemField:
+			raw, _ = json.Marshal(it.value)
+		case itemRawJSON:
+			if !json.Valid([]byte(it.value)) {
+				return nil, usagef(`raw JSON items look like count:=3, ok:=true or tags:='["a","b"]'`, "item %s:= is not valid JSON: %q", it.key, it.value)
+			}
+			var c bytes.Buffer
+			json.Compact(&c, []byte(it.value)) //nolint:errcheck // validated above
+			raw = c.Bytes()
+		case itemFileField:
+			b, err := os.ReadFile(it.value)
+			if err != nil {
+				return nil, usagef("the file after @ must exist and be readable", "item %s@%s: %v", it.key, it.value, shortPathErr(err))
+			}
+			raw, _ = json.Marshal(string(b))
+		default:
+			continue
+		}
+		if seen[it.key] {
+			return nil, usagef("give each JSON field once", "JSON field %q given twice", it.key)
+		}
+		seen[it.key] = true
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		k, _ := json.Marshal(it.key)
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(raw)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func shortPathErr(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// parseHeaderFlag parses a -H value: "Name: value", or "Name:" to remove.
+func parseHeaderFlag(h string) (name, value string, remove bool, err error) {
+	name, value, ok := strings.Cut(h, ":")
+	name = strings.TrimSpace(name)
+	if !ok || !profiles.ValidHeaderName(name) {
+		return "", "", false, usagef(`headers look like -H "Name: value" (or -H "Name:" to remove one)`, "malformed header %q", h)
+	}
+	value = strings.TrimSpace(value)
+	if strings.ContainsAny(value, "\r\n") {
+		return "", "", false, usagef("header values are one line", "header %q contains a line break", name)
+	}
+	return name, value, value == "", nil
+}
+
+var methodRe = regexp.MustCompile(`^[A-Z][A-Z0-9_-]*$`)
+
+// applyHeader sets or removes a header, keeping Host special.
+func applyHeader(h http.Header, name, value string, remove bool) {
+	if remove {
+		h.Del(name)
+		return
+	}
+	h.Set(name, value)
+}
+
+// validateItems returns an error for malformed item arguments early.
+func validateItems(args []string) ([]item, error) {
+	items := make([]item, 0, len(args))
+	for _, a := range args {
+		it, err := parseItem(a)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func countJSON(items []item) int {
+	n := 0
+	for _, it := range items {
+		if it.kind == itemField || it.kind == itemRawJSON || it.kind == itemFileField {
+			n++
+		}
+	}
+	return n
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,451 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/net/http/httpproxy"
+
+	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/sign"
+)
+
+// RequestOptions are the request command's inputs after flag parsing.
+type RequestOptions struct {
+	Profile string
+
+	Method     string
+	Headers    []string
+	Data       []string
+	JSON       string
+	jsonSet    bool
+	Include    bool
+	Head       bool
+	Output     string
+	Silent     bool
+	ShowError  bool
+	Fail       bool
+	FailBody   bool
+	Verbose    bool
+	MaxTime    float64
+	ConnectTO  float64
+	Retry      int
+	RetryAll   bool
+	RetryDelay float64
+	Location   bool
+	MaxRedirs  int
+	Insecure   bool
+	CACert     string
+	WriteOut   string
+	Proxy      string
+
+	Auth            string
+	AWSProfile      string
+	Region          string
+	Service         string
+	UnsignedPayload bool
+	Audience        string
+	Impersonate     string
+	GoogleCreds     string
+	CFClientID      string
+	IdentityHeader  string
+	IdentityFormat  string
+	IdentityServer  string
+
+	PrintCurl    bool
+	ShowSecrets  bool
+	Explain      bool
+	ExpectStatus string
+	ExpectJQ     string
+
+	Args []string
+}
+
+func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Method, "request", "X", "", "HTTP method to use")
+	fl.StringArrayVarP(&o.Headers, "header", "H", nil, `extra header "Name: value" ("Name:" removes it); repeatable`)
+	fl.StringArrayVarP(&o.Data, "data", "d", nil, "request body: DATA, @FILE or @- for stdin (binary-safe)")
+	fl.StringArrayVar(&o.Data, "data-binary", nil, "same as --data")
+	fl.StringVar(&o.JSON, "json", "", "JSON body (DATA, @FILE or @-), with JSON Content-Type and Accept")
+	fl.BoolVarP(&o.Include, "include", "i", false, "include the response status and headers in the output")
+	fl.BoolVarP(&o.Head, "head", "I", false, "send HEAD and print the response headers")
+	fl.StringVarP(&o.Output, "output", "o", "", "write the body to FILE instead of stdout (- forces stdout)")
+	fl.BoolVarP(&o.Silent, "silent", "s", false, "silent: no status line, progress or error messages")
+	fl.BoolVarP(&o.ShowError, "show-error", "S", false, "with -s, still show errors")
+	fl.BoolVarP(&o.Fail, "fail", "f", false, "fail (exit 22) on HTTP status >= 400, without printing the body")
+	fl.BoolVar(&o.FailBody, "fail-with-body", false, "fail (exit 22) on HTTP status >= 400, printing the body")
+	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "trace the request, signing and response on stderr (secrets redacted)")
+	fl.Float64VarP(&o.MaxTime, "max-time", "m", 0, "maximum time in seconds for the whole operation")
+	fl.Float64Var(&o.ConnectTO, "connect-timeout", 0, "maximum time in seconds to connect")
+	fl.IntVar(&o.Retry, "retry", 0, "retry N times on connection errors, 429, 502, 503, 504 (idempotent methods)")
+	fl.BoolVar(&o.RetryAll, "retry-all", false, "with --retry, also retry non-idempotent methods")
+	fl.Float64Var(&o.RetryDelay, "retry-delay", 0, "seconds between retries (default: exponential from 1s, or Retry-After)")
+	fl.BoolVarP(&o.Location, "location", "L", false, "follow redirects (credentials never go to another host)")
+	fl.IntVar(&o.MaxRedirs, "max-redirs", 50, "maximum redirects to follow with -L")
+	fl.BoolVarP(&o.Insecure, "insecure", "k", false, "do not verify the server's TLS certificate")
+	fl.StringVar(&o.CACert, "cacert", "", "PEM file of CA certificates to verify the server with")
+	fl.StringVarP(&o.WriteOut, "write-out", "w", "", "print FORMAT after the transfer (%{http_code}, %{time_total}, %{json}, ...; @FILE)")
+	fl.StringVarP(&o.Proxy, "proxy", "x", "", "use this proxy (default: the *_PROXY environment variables)")
+
+	fl.StringVar(&o.Auth, "auth", "", "auth kind, overriding the profile's: "+strings.Join(profiles.Kinds, ", "))
+	fl.StringVar(&o.AWSProfile, "aws-profile", "", "AWS shared-config profile (sigv4, sts-identity)")
+	fl.StringVar(&o.Region, "region", "", "AWS region to sign for (default: inferred from the host)")
+	fl.StringVar(&o.Service, "service", "", "AWS service to sign for (default: inferred from the host)")
+	fl.BoolVar(&o.UnsignedPayload, "unsigned-payload", false, "sign with UNSIGNED-PAYLOAD (only where the service allows it)")
+	fl.StringVar(&o.Audience, "audience", "", "Google ID token audience (default: the URL's origin)")
+	fl.StringVar(&o.Impersonate, "impersonate-service-account", "", "mint the Google ID token as this service account")
+	fl.StringVar(&o.GoogleCreds, "google-credentials", "", "Google credentials JSON file")
+	fl.StringVar(&o.CFClientID, "cf-client-id", "", "Cloudflare Access service token client id (secret from CF_ACCESS_CLIENT_SECRET or the profile)")
+	fl.StringVar(&o.IdentityHeader, "identity-header", "", "STS identity header name (default X-Fluid-Identity)")
+	fl.StringVar(&o.IdentityFormat, "identity-format", "", "STS identity format: url, vault or k8s")
+	fl.StringVar(&o.IdentityServer, "identity-server-id", "", "server id signed into the STS identity proof")
+
+	fl.BoolVar(&o.PrintCurl, "print-curl", false, "print an equivalent, signed curl command instead of sending")
+	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "with --print-curl, show secrets instead of redacting them")
+	fl.BoolVar(&o.Explain, "explain", false, "when the answer is not 2xx, explain the likely cause")
+	fl.StringVar(&o.ExpectStatus, "expect-status", "", "fail (exit 1) unless the status is one of CODE[,CODE]")
+	fl.StringVar(&o.ExpectJQ, "expect-jq", "", "fail (exit 1) unless the jq expression is true for the JSON body")
+}
+
+// authOverrides applies the per-kind flags (highest precedence) to a.
+func (o *RequestOptions) authOverrides(a *profiles.Auth) error {
+	if o.Auth != "" {
+		if o.Auth != a.Kind {
+			// A different kind: start from an empty block so the profile's
+			// fields for another kind do not leak in.
+			*a = profiles.Auth{Kind: o.Auth}
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&a.AWSProfile, o.AWSProfile)
+	set(&a.Region, o.Region)
+	set(&a.Service, o.Service)
+	if o.UnsignedPayload {
+		a.UnsignedPayload = true
+	}
+	set(&a.Audience, o.Audience)
+	set(&a.Impersonate, o.Impersonate)
+	set(&a.Credentials, o.GoogleCreds)
+	if o.CFClientID != "" {
+		a.ClientID = o.CFClientID
+	}
+	if o.IdentityHeader != "" {
+		a.Header = o.IdentityHeader
+	}
+	set(&a.Format, o.IdentityFormat)
+	set(&a.ServerID, o.IdentityServer)
+	return a.Validate()
+}
+
+// buildTransport makes the base HTTP transport for one command: proxy from
+// --proxy or the environment, TLS options, connect timeout. Compression is
+// off so stdout is the body exactly as the server sent it, as with curl.
+func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if o.ConnectTO > 0 {
+		dialer.Timeout = time.Duration(o.ConnectTO * float64(time.Second))
+	}
+	t := &http.Transport{
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		DisableCompression:    true,
+	}
+	if o.Proxy != "" {
+		pu, err := url.Parse(o.Proxy)
+		if err != nil || pu.Host == "" {
+			if pu2, err2 := url.Parse("http://" + o.Proxy); err2 == nil && pu2.Host != "" {
+				pu = pu2
+			} else {
+				return nil, usagef("--proxy takes a URL such as http://proxy:3128", "invalid proxy %q", o.Proxy)
+			}
+		}
+		t.Proxy = http.ProxyURL(pu)
+	} else {
+		cfg := httpproxy.Config{
+			HTTPProxy:  firstEnv(f.Getenv, "HTTP_PROXY", "http_proxy"),
+			HTTPSProxy: firstEnv(f.Getenv, "HTTPS_PROXY", "https_proxy"),
+			NoProxy:    firstEnv(f.Getenv, "NO_PROXY", "no_proxy"),
+		}
+		if cfg.HTTPProxy != "" || cfg.HTTPSProxy != "" {
+			pf := cfg.ProxyFunc()
+			t.Proxy = func(r *http.Request) (*url.URL, error) { return pf(r.URL) }
+		}
+	}
+	if o.Insecure || o.CACert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.Insecure {
+			tc.InsecureSkipVerify = true //nolint:gosec // the user asked with -k
+		}
+		if o.CACert != "" {
+			pem, err := os.ReadFile(o.CACert)
+			if err != nil {
+				return nil, usagef("--cacert takes a PEM file", "cannot read CA file %s: %s", o.CACert, shortPathErr(err))
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, usagef("--cacert takes a PEM file", "no certificates found in %s", o.CACert)
+			}
+			tc.RootCAs = pool
+		}
+		t.TLSClientConfig = tc
+	}
+	return t, nil
+}
+
+func firstEnv(getenv func(string) string, keys ...string) string {
+	for _, k := range keys {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolvedRequest is everything decided before sending.
+type resolvedRequest struct {
+	method   string
+	url      *url.URL
+	header   http.Header
+	body     *bodySource
+	profile  *profiles.Profile // nil for an ad-hoc request
+	auth     profiles.Auth
+	cfgPath  string
+	extraRed []string // extra header names to redact (identity header)
+}
+
+// resolve turns arguments, flags and the profile into a request.
+func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequest, error) {
+	args := o.Args
+	method := ""
+	if len(args) > 0 && methodRe.MatchString(args[0]) && !strings.Contains(args[0], "/") {
+		if len(args) == 1 {
+			return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
+		}
+		method, args = args[0], args[1:]
+	}
+	if len(args) == 0 {
+		return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]; see gwcurl --help", "no URL given")
+	}
+	rawURL, itemArgs := args[0], args[1:]
+	items, err := validateItems(itemArgs)
+	if err != nil {
+		return nil, err
+	}
+
+	// Profile: -p > GWCURL_PROFILE > the config's current (only for paths,
+	// or absolute URLs under the current profile's base_url).
+	name := o.Profile
+	explicit := name != ""
+	if name == "" {
+		name = f.Getenv("GWCURL_PROFILE")
+		explicit = name != ""
+	}
+	isPath := strings.HasPrefix(rawURL, "/")
+	rr := &resolvedRequest{header: http.Header{}}
+	if explicit || isPath {
+		file, err := f.configFile()
+		if err != nil {
+			return nil, err
+		}
+		rr.cfgPath = file.Path
+		if !explicit {
+			name = file.Config.Current
+		}
+		if name != "" {
+			p, err := file.Config.Get(name)
+			if err != nil {
+				return nil, err
+			}
+			rr.profile = p
+		}
+	}
+	var u *url.URL
+	if isPath {
+		if rr.profile == nil || rr.profile.BaseURL == "" {
+			hint := "give an absolute URL, or select a profile with a base_url (-p NAME, GWCURL_PROFILE, or `gwcurl profiles use NAME`)"
+			if rr.profile != nil {
+				hint = fmt.Sprintf("set base_url for profile %q, or give an absolute URL", rr.profile.Name)
+				return nil, usagef(hint, "path %s needs a base_url, and profile %q has none", rawURL, rr.profile.Name)
+			}
+			return nil, usagef(hint, "path %s needs a base_url, and no profile is selected", rawURL)
+		}
+		u, err = url.Parse(strings.TrimRight(rr.profile.BaseURL, "/") + rawURL)
+	} else {
+		if !strings.Contains(rawURL, "://") {
+			rawURL = "http://" + rawURL // as curl does
+		}
+		u, err = url.Parse(rawURL)
+	}
+	if err != nil || u.Host == "" {
+		return nil, usagef("URLs look like https://host/path, or /path with a profile's base_url", "invalid URL %q", rawURL)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, usagef("gwcurl speaks http and https", "unsupported URL scheme %q", u.Scheme)
+	}
+
+	// Query items.
+	var qs []string
+	for _, it := range items {
+		if it.kind == itemQuery {
+			qs = append(qs, queryEscape(it.key)+"="+queryEscape(it.value))
+		}
+	}
+	if len(qs) > 0 {
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += strings.Join(qs, "&")
+	}
+	rr.url = u
+
+	// Headers: profile < -H < header items.
+	if rr.profile != nil {
+		for k, v := range rr.profile.Headers {
+			rr.header.Set(k, v)
+		}
+	}
+	for _, h := range o.Headers {
+		n, v, rm, err := parseHeaderFlag(h)
+		if err != nil {
+			return nil, err
+		}
+		applyHeader(rr.header, n, v, rm)
+	}
+	for _, it := range items {
+		if it.kind == itemHeader {
+			applyHeader(rr.header, it.key, strings.TrimSpace(it.value), it.value == "")
+		}
+	}
+
+	// Body.
+	nJSON := countJSON(items)
+	sources := 0
+	for _, n := range []bool{len(o.Data) > 0, o.jsonSet, nJSON > 0} {
+		if n {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return nil, usagef("use one of -d, --json or JSON items (name=value)", "more than one request body given")
+	}
+	switch {
+	case len(o.Data) > 0:
+		var parts []*bodySource
+		for _, d := range o.Data {
+			b, err := dataBody(d, f.IO.In)
+			if err != nil {
+				for _, p := range parts {
+					p.Close()
+				}
+				return nil, err
+			}
+			parts = append(parts, b)
+		}
+		if rr.body, err = joinData(parts); err != nil {
+			return nil, err
+		}
+		if rr.header.Get("Content-Type") == "" {
+			rr.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	case o.jsonSet:
+		if rr.body, err = dataBody(o.JSON, f.IO.In); err != nil {
+			return nil, err
+		}
+		if rr.header.Get("Content-Type") == "" {
+			rr.header.Set("Content-Type", "application/json")
+		}
+		if rr.header.Get("Accept") == "" {
+			rr.header.Set("Accept", "application/json")
+		}
+	case nJSON > 0:
+		b, err := jsonBody(items)
+		if err != nil {
+			return nil, err
+		}
+		rr.body = bytesBody(b)
+		if rr.header.Get("Content-Type") == "" {
+			rr.header.Set("Content-Type", "application/json")
+		}
+		if rr.header.Get("Accept") == "" {
+			rr.header.Set("Accept", "application/json, */*;q=0.5")
+		}
+	}
+
+	// Method: -X > positional > HEAD for -I > POST with a body > GET.
+	switch {
+	case o.Method != "":
+		rr.method = o.Method
+	case method != "":
+		rr.method = method
+	case o.Head:
+		rr.method = http.MethodHead
+	case rr.body != nil:
+		rr.method = http.MethodPost
+	default:
+		rr.method = http.MethodGet
+	}
+
+	// Auth: flags > environment (read by each kind) > profile > none.
+	if rr.profile != nil {
+		rr.auth = rr.profile.Auth
+	}
+	if err := o.authOverrides(&rr.auth); err != nil {
+		rr.body.Close()
+		return nil, &UsageError{Err: err, Hint: "see `gwcurl help environment` and docs/configuration.md"}
+	}
+	if rr.auth.Kind == "sts-identity" {
+		h := rr.auth.Header
+		if h == "" {
+			h = "X-Fluid-Identity"
+		}
+		rr.extraRed = append(rr.extraRed, h)
+	}
+	return rr, nil
+}
+
+// queryEscape escapes a query component with %20 for spaces (not '+'), so
+// what is signed and what is sent agree (PROTOCOLS S-AWS-2/4).
+func queryEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// signDeps builds the signer dependencies for a resolved request.
+func (f *Factory) signDeps(rr *resolvedRequest, client *http.Client, trace func(string, ...any)) sign.Deps {
+	name := ""
+	if rr.profile != nil {
+		name = rr.profile.Name
+	}
+	return sign.Deps{
+		Profile:     name,
+		HTTPClient:  client,
+		Now:         f.Now,
+		Getenv:      f.Getenv,
+		Secrets:     f.resolver(rr.cfgPath),
+		CacheDir:    profiles.CacheDir(f.Getenv),
+		Trace:       trace,
+		Stderr:      f.IO.ErrOut,
+		Interactive: f.IO.CanPrompt() && f.Getenv("CI") == "",
+	}
+}
+
+var _ io.Reader = (*os.File)(nil)

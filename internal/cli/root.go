@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/gwcurl/gwcurl/internal/build"
+)
+
+// NewRootCmd builds the command tree. The root command is the request
+// command: `gwcurl [flags] [METHOD] URL [ITEM...]`.
+func NewRootCmd(f *Factory) *cobra.Command {
+	o := &RequestOptions{}
+	root := &cobra.Command{
+		Use:   "gwcurl [flags] [METHOD] URL [ITEM...]",
+		Short: "curl for services behind cloud authentication",
+		Long: heredoc.Doc(`
+			gwcurl sends HTTP requests signed the way the service wants: AWS SigV4,
+			STS identity headers, Google ID tokens, Cloudflare Access, Cognito and
+			magic-link logins, or a bearer token, from named profiles.
+
+			Items (httpie style):  Name:Value header · Name: removes a header ·
+			name=value JSON string · name:=json raw JSON · name==value query
+			parameter · name@file JSON string read from a file.
+		`),
+		Example: heredoc.Doc(`
+			$ gwcurl https://api.example.com/health
+			$ gwcurl -p dev POST /items name=widget count:=3 X-Trace:abc
+			$ gwcurl --auth sigv4 https://abc.lambda-url.us-east-1.on.aws/
+			$ gwcurl -f --expect-status 200 -p staging GET /health
+			$ gwcurl gateway --profiles-out demo.yaml   # a local mock gateway
+		`),
+		Args:          cobra.ArbitraryArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			o.Args = args
+			o.jsonSet = cmd.Flags().Changed("json")
+			err := f.runRequest(cmd.Context(), o)
+			if err != nil && o.Silent && !o.ShowError {
+				code, _ := classify(cmd.Context(), err)
+				return &ExitError{Code: code}
+			}
+			return err
+		},
+	}
+	root.PersistentFlags().StringVarP(&o.Profile, "profile", "p", "", "profile to use (env GWCURL_PROFILE; default: the config's current)")
+	addRequestFlags(root, o)
+	root.Flags().SortFlags = false
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &UsageError{Err: err, Hint: "see `gwcurl --help`"}
+	})
+
+	root.AddCommand(
+		newCmdVersion(f),
+		newCmdProfiles(f, &o.Profile),
+		newCmdDemo(f),
+	)
+	for _, c := range extraCommands(f, &o.Profile) {
+		root.AddCommand(c)
+	}
+	root.SetHelpCommand(newCmdHelp(root))
+	return root
+}
+
+func newCmdVersion(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print gwcurl's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, rev := build.Info()
+			if rev != "" {
+				v += " (" + rev + ")"
+			}
+			_, err := fmt.Fprintln(f.IO.Out, "gwcurl "+v)
+			return err
+		},
+	}
+}

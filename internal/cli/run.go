@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
+
+	"github.com/gwcurl/gwcurl/internal/build"
+	"github.com/gwcurl/gwcurl/internal/sign"
+)
+
+func userAgent() string {
+	v, _ := build.Info()
+	return "gwcurl/" + v
+}
+
+// expectBodyLimit bounds the body kept in memory for --expect-jq.
+const expectBodyLimit = 32 << 20
+
+func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
+	if o.Head && (len(o.Data) > 0 || o.jsonSet) {
+		return usagef("-I sends HEAD, which has no body", "-I/--head cannot be combined with a body")
+	}
+	if o.Fail && o.FailBody {
+		return usagef("pick one", "-f/--fail and --fail-with-body are mutually exclusive")
+	}
+	expect, err := parseExpectations(o)
+	if err != nil {
+		return err
+	}
+	if o.MaxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.MaxTime*float64(time.Second)))
+		defer cancel()
+	}
+	rr, err := f.resolve(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer rr.body.Close()
+
+	errSt := f.IO.ErrStyles()
+	var trace func(string, ...any)
+	if o.Verbose {
+		trace = func(format string, args ...any) {
+			line := fmt.Sprintf(format, args...)
+			if strings.HasPrefix(line, "*") {
+				line = errSt.Dim.Render(line)
+			}
+			fmt.Fprintln(f.IO.ErrOut, line)
+		}
+	}
+
+	base, err := f.baseTransport(o)
+	if err != nil {
+		return err
+	}
+	stats := &transferStats{start: time.Now(), method: rr.method, authKind: kindOrNone(rr.auth.Kind)}
+	tt := &traceTransport{base: base, trace: trace, stats: stats, redact: rr.extraRed}
+	var printed *http.Request
+	if o.PrintCurl {
+		tt.onReady = func(r *http.Request) { printed = r }
+	}
+	// Signers talk to token endpoints through an unsigned client.
+	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
+	signer, err := sign.New(ctx, rr.auth, rr.url.String(), f.signDeps(rr, plain, trace))
+	if err != nil {
+		return err
+	}
+	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
+		prof := "(none)"
+		if rr.profile != nil {
+			prof = rr.profile.Name
+		}
+		trace("* profile %s, auth %s", prof, rr.auth.Kind)
+	}
+	client := &http.Client{
+		Transport: &sign.Transport{Signer: signer, Base: tt, AllowedHost: rr.url.Host},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !o.Location {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > o.MaxRedirs {
+				return fmt.Errorf("maximum (%d) redirects followed", o.MaxRedirs)
+			}
+			stats.redirects = len(via)
+			if trace != nil {
+				trace("* following redirect to %s", req.URL.Redacted())
+			}
+			return nil
+		},
+	}
+	resp, err := sendWithRetry(ctx, client, o, rr, stats, trace, f.Now)
+	if o.PrintCurl && printed != nil {
+		return printCurl(f.IO.Out, printed, rr, o)
+	}
+	if err != nil {
+		return cleanErr(err)
+	}
+	defer resp.Body.Close()
+	stats.urlEffective = resp.Request.URL.String()
+	if rr.body != nil {
+		stats.sizeUpload = rr.body.length
+	}
+
+	failed := (o.Fail || o.FailBody) && resp.StatusCode >= 400
+	showStatus := (f.IO.IsStderrTTY() && !o.Silent) || o.Verbose
+	if showStatus && !o.Verbose {
+		statusLine(f, resp)
+	}
+	if (o.Include || o.Head) && !(failed && o.Fail) {
+		writeHeaders(f.IO.Out, resp)
+	}
+
+	// Body destination.
+	var (
+		keep   bytes.Buffer // for --expect-jq
+		n      int64
+		out    io.Writer = f.IO.Out
+		atomic *atomicOutput
+	)
+	var body io.Reader = resp.Body
+	if expect.jq != nil {
+		body = io.TeeReader(resp.Body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
+	}
+	switch {
+	case o.Head || rr.method == http.MethodHead:
+	case failed && o.Fail:
+		n, err = io.Copy(io.Discard, body)
+	case o.Output != "" && o.Output != "-":
+		atomic, err = createOutput(o.Output)
+		if err != nil {
+			return err
+		}
+		n, err = io.Copy(atomic, body)
+		if err == nil {
+			err = atomic.Commit()
+		} else {
+			atomic.Abort()
+		}
+	case f.IO.IsStdoutTTY() && o.Output != "-":
+		n, err = writeTTYBody(out, f.IO.OutStyles(), resp, body)
+		var br *binaryRefused
+		if errors.As(err, &br) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", errSt.Warn.Render("gwcurl: warning:"), br.Error()+"; use -o FILE, or -o - to force")
+			err = nil
+		}
+	default:
+		n, err = io.Copy(out, body)
+	}
+	stats.sizeDownload = n
+	stats.end = time.Now()
+	if err != nil {
+		return cleanErr(err)
+	}
+	if trace != nil {
+		trace("* %d bytes in %s", n, stats.end.Sub(stats.start).Round(time.Millisecond))
+	}
+
+	exitCode := ExitOK
+	var result error
+	switch {
+	case failed:
+		exitCode = ExitHTTP
+		result = &ExitError{Code: ExitHTTP, Err: fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	if result == nil {
+		if err := expect.check(resp.StatusCode, keep.Bytes()); err != nil {
+			exitCode = ExitFailure
+			result = err
+		}
+	}
+	if o.WriteOut != "" {
+		s, err := expandWriteOut(o.WriteOut, writeOutVars(stats, resp.StatusCode, resp.Header.Get("Content-Type"), exitCode))
+		if err != nil {
+			return err
+		}
+		io.WriteString(f.IO.Out, s) //nolint:errcheck // stdout closed: nothing to say
+	}
+	return result
+}
+
+func kindOrNone(k string) string {
+	if k == "" {
+		return "none"
+	}
+	return k
+}
+
+func (f *Factory) baseTransport(o *RequestOptions) (http.RoundTripper, error) {
+	if f.Transport != nil {
+		return f.Transport, nil
+	}
+	return f.buildTransport(o)
+}
+
+// statusLine prints "HTTP 200 OK" on stderr, styled by status class.
+func statusLine(f *Factory, resp *http.Response) {
+	st := f.IO.ErrStyles()
+	style := st.OK
+	switch {
+	case resp.StatusCode >= 400:
+		style = st.Err
+	case resp.StatusCode >= 300:
+		style = st.Warn
+	}
+	extra := ""
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		extra = "  " + st.Dim.Render(ct)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s%s\n", style.Render(resp.Proto+" "+resp.Status), extra)
+}
+
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(p) > room {
+			l.buf.Write(p[:room])
+		} else {
+			l.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// expectations are --expect-status and --expect-jq.
+type expectations struct {
+	statuses []int
+	jq       *gojq.Code
+	jqSrc    string
+}
+
+func parseExpectations(o *RequestOptions) (*expectations, error) {
+	e := &expectations{}
+	if o.ExpectStatus != "" {
+		for _, s := range strings.Split(o.ExpectStatus, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 100 || n > 599 {
+				return nil, usagef("--expect-status takes codes such as 200 or 200,204", "invalid status %q in --expect-status", s)
+			}
+			e.statuses = append(e.statuses, n)
+		}
+	}
+	if o.ExpectJQ != "" {
+		q, err := gojq.Parse(o.ExpectJQ)
+		if err != nil {
+			return nil, usagef(`--expect-jq takes a jq expression such as '.ok == true'`, "invalid --expect-jq expression: %v", err)
+		}
+		code, err := gojq.Compile(q)
+		if err != nil {
+			return nil, usagef(`--expect-jq takes a jq expression such as '.ok == true'`, "invalid --expect-jq expression: %v", err)
+		}
+		e.jq, e.jqSrc = code, o.ExpectJQ
+	}
+	return e, nil
+}
+
+// check returns an *ExitError{Code: 1} naming the failed expectation.
+func (e *expectations) check(status int, body []byte) error {
+	if len(e.statuses) > 0 {
+		ok := false
+		for _, s := range e.statuses {
+			ok = ok || s == status
+		}
+		if !ok {
+			want := make([]string, len(e.statuses))
+			for i, s := range e.statuses {
+				want[i] = strconv.Itoa(s)
+			}
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("expected status %s, got %d", strings.Join(want, " or "), status)}
+		}
+	}
+	if e.jq != nil {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s: the body is not JSON", e.jqSrc)}
+		}
+		v = normalizeNumbers(v)
+		iter := e.jq.Run(v)
+		res, ok := iter.Next()
+		if !ok {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s produced no value", e.jqSrc)}
+		}
+		if err, isErr := res.(error); isErr {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s: %v", e.jqSrc, err)}
+		}
+		if res != true {
+			got, _ := json.Marshal(res)
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s was %s, want true", e.jqSrc, truncate(string(got), 80))}
+		}
+	}
+	return nil
+}
+
+// normalizeNumbers turns json.Number into the int/float64 values gojq uses.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil && i >= -1<<53 && i <= 1<<53 {
+			return int(i)
+		}
+		fl, _ := x.Float64()
+		return fl
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	}
+	return v
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
