@@ -16,11 +16,11 @@ import (
 type itemKind int
 
 const (
-	itemHeader      itemKind = iota // Name:Value, or Name: to remove
-	itemQuery                       // name==value
-	itemField                       // name=value (JSON string)
-	itemRawJSON                     // name:=json
-	itemFileField                   // name@file (JSON string read from file)
+	itemHeader    itemKind = iota // Name:Value, or Name: to remove
+	itemQuery                     // name==value
+	itemField                     // name=value (JSON string)
+	itemRawJSON                   // name:=json
+	itemFileField                 // name@file (JSON string read from file)
 )
 
 type item struct {
