@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// DefaultKinds returns the auth kinds the gateway knows, by the name used in
+// a route's `auth: {kind: ...}`. Each verifier lives in its own package;
+// register it here with one line. (Those packages must not import this one.)
+func DefaultKinds() map[string]auth.Factory {
+	return map[string]auth.Factory{
+		"none":         NoneFactory,
+		"sigv4":        NotImplemented("sigv4"),
+		"sts_identity": NotImplemented("sts_identity"),
+		"google_id":    NotImplemented("google_id"),
+		"cf_access":    NotImplemented("cf_access"),
+		"jwt":          NotImplemented("jwt"),
+	}
+}
+
+// DefaultMocks returns the mock identity providers the gateway serves
+// (one factory per kind that has providers). Register each with one line.
+func DefaultMocks() []auth.MockFactory {
+	return []auth.MockFactory{}
+}
+
+// NoneFactory builds the verifier of `auth: {kind: none}`: it accepts every
+// request as the principal "anonymous". A public route still names it:
+// routes deny by default.
+func NoneFactory(node *yaml.Node, _ *auth.Env) (auth.Verifier, error) {
+	for i := 0; node != nil && i < len(node.Content); i += 2 {
+		if k := node.Content[i].Value; k != "kind" {
+			return nil, fmt.Errorf("%s: kind none takes no other keys", k)
+		}
+	}
+	return noneVerifier{id: &auth.Identity{Kind: "none", Principal: "anonymous"}}, nil
+}
+
+type noneVerifier struct{ id *auth.Identity }
+
+// Verify returns the shared anonymous identity (origins must not mutate it).
+func (v noneVerifier) Verify(http.ResponseWriter, *http.Request) (*auth.Identity, error) {
+	return v.id, nil
+}
+
+// NotImplemented is the factory of a kind whose verifier has not landed
+// yet: the route exists and its auth block is kept, and every request is
+// refused with 403 {"reason": "auth kind KIND not implemented yet"}.
+func NotImplemented(kind string) auth.Factory {
+	return func(node *yaml.Node, _ *auth.Env) (auth.Verifier, error) {
+		if node == nil || node.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("want a mapping {kind: %s, ...}", kind)
+		}
+		return notImplemented{kind: kind}, nil
+	}
+}
+
+type notImplemented struct{ kind string }
+
+func (n notImplemented) Verify(http.ResponseWriter, *http.Request) (*auth.Identity, error) {
+	return nil, auth.Reject("auth kind %s not implemented yet", n.kind)
+}

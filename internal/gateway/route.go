@@ -1,0 +1,319 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// buildRoute compiles one route's middleware chain.
+func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x *expander) (*route, error) {
+	key := fmt.Sprintf("routes[%d]", i)
+	authNode, err := x.node(rc.Auth, key+".auth")
+	if err != nil {
+		return nil, err
+	}
+	kind := scalarAt(authNode, "kind")
+	factory, ok := kinds[kind]
+	if !ok {
+		known := slices.Sorted(maps.Keys(kinds))
+		line := rc.Auth.Line
+		if j := mappingIndex(rc.Auth, "kind"); j >= 0 {
+			line = rc.Auth.Content[j+1].Line
+		}
+		return nil, &ConfigError{File: g.cfg.Source, Line: line, Key: key + ".auth.kind",
+			Problem: fmt.Sprintf("unknown auth kind %q (known: %s)", kind, strings.Join(known, ", "))}
+	}
+	verifier, err := factory(authNode, g.env)
+	if err != nil {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: err.Error()}
+	}
+	if verifier == nil {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: "auth kind " + kind + " built no verifier"}
+	}
+
+	explain := true
+	if g.cfg.Explain != nil {
+		explain = *g.cfg.Explain
+	}
+	if rc.Explain != nil {
+		explain = *rc.Explain
+	}
+	rt := &route{
+		prefix:    rc.Prefix,
+		kind:      kind,
+		explain:   explain,
+		bodyLimit: int64(rc.BodyLimit),
+		info: RouteInfo{
+			Prefix:    rc.Prefix,
+			Auth:      kind,
+			Methods:   slices.Clone(rc.Methods),
+			RateLimit: rc.RateLimit,
+		},
+	}
+	strip := ""
+	if rc.StripPrefix.Enabled {
+		strip = rc.StripPrefix.Prefix
+		if strip == "" {
+			strip = rc.Prefix
+		}
+		if strip == "/" {
+			strip = ""
+		}
+		rt.info.StripPrefix = strip
+	}
+
+	// Origins: the default, then the longest path prefix first.
+	upstream, err := x.str(rc.Upstream, rc.line, key+".upstream")
+	if err != nil {
+		return nil, err
+	}
+	rt.info.Upstream = upstream
+	def, err := g.origin(rt, rc, upstream, key+".upstream")
+	if err != nil {
+		return nil, err
+	}
+	var byPath []pathOrigin
+	if len(rc.Paths) > 0 {
+		rt.info.Paths = map[string]string{}
+		for _, p := range slices.Sorted(maps.Keys(rc.Paths)) {
+			u, err := x.str(rc.Paths[p], rc.line, key+".paths."+p)
+			if err != nil {
+				return nil, err
+			}
+			o, err := g.origin(rt, rc, u, key+".paths."+p)
+			if err != nil {
+				return nil, err
+			}
+			rt.info.Paths[p] = u
+			byPath = append(byPath, pathOrigin{prefix: p, h: o})
+		}
+		sort.SliceStable(byPath, func(a, b int) bool { return len(byPath[a].prefix) > len(byPath[b].prefix) })
+	}
+
+	headers := map[string]string{}
+	maps.Copy(headers, g.cfg.Headers)
+	maps.Copy(headers, rc.Headers)
+	var inject []headerValue
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		v, err := x.str(headers[k], rc.line, key+".headers."+k)
+		if err != nil {
+			return nil, err
+		}
+		inject = append(inject, headerValue{name: k, value: []string{v}[:1:1]})
+	}
+
+	rt.handler = chain(dispatch(byPath, def),
+		g.methods(rc.Methods),
+		g.rateLimit(rc.RateLimit),
+		g.limitBody(rt),
+		g.sanitize(),
+		g.authenticate(rt, verifier),
+		g.forward(inject),
+		g.inFlight(rc.MaxInFlight),
+		stripPrefix(strip),
+	)
+	return rt, nil
+}
+
+// origin builds the Handler for one upstream string.
+func (g *Gateway) origin(rt *route, rc *Route, upstream, key string) (Handler, error) {
+	switch upstream {
+	case "builtin:echo":
+		return echoOrigin{bufs: &g.bodyBufs}, nil
+	case "builtin:items":
+		if rt.items == nil {
+			rt.items = newItemStore(g.now)
+		}
+		return rt.items, nil
+	}
+	if p := upstreamProblem(upstream); p != "" {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key, Problem: p}
+	}
+	u, err := url.Parse(upstream)
+	if err != nil {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key, Problem: err.Error()}
+	}
+	timeout := time.Duration(rc.Timeout)
+	if timeout == 0 {
+		timeout = time.Duration(g.cfg.Upstream.Timeout)
+	}
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	t := g.newTransport(timeout)
+	g.transports = append(g.transports, t)
+	return newProxyOrigin(u, t, timeout, &g.copyBufs, g.secHeaders), nil
+}
+
+type pathOrigin struct {
+	prefix string
+	h      Handler
+}
+
+// dispatch picks the origin by path (after prefix stripping).
+func dispatch(byPath []pathOrigin, def Handler) Handler {
+	if len(byPath) == 0 {
+		return def
+	}
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		for _, po := range byPath {
+			if pathHasPrefix(r.URL.Path, po.prefix) {
+				return po.h.ServeHTTP(w, r)
+			}
+		}
+		return def.ServeHTTP(w, r)
+	})
+}
+
+// methods refuses methods the route does not allow (GET allows HEAD).
+func (g *Gateway) methods(allowed []string) Middleware {
+	if len(allowed) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, m := range allowed {
+		set[m] = true
+	}
+	if set[http.MethodGet] {
+		set[http.MethodHead] = true
+	}
+	allow := strings.Join(slices.Sorted(maps.Keys(set)), ", ")
+	return func(next Handler) Handler {
+		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			if !set[r.Method] {
+				return &HTTPError{Status: http.StatusMethodNotAllowed, Decision: "method_not_allowed",
+					Reason: "method " + r.Method + " is not allowed on this route (allowed: " + allow + ")",
+					Header: http.Header{"Allow": {allow}}}
+			}
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// authenticate runs the route's verifier. Deny by default: anything but a
+// verified identity stops the request here.
+func (g *Gateway) authenticate(rt *route, v auth.Verifier) Middleware {
+	return func(next Handler) Handler {
+		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			id, err := v.Verify(w, r)
+			if err != nil {
+				var rej *auth.Rejection
+				if errors.As(err, &rej) || isMaxBytes(err) {
+					return err
+				}
+				return fmt.Errorf("auth kind %s: %w", rt.kind, err)
+			}
+			if id == nil {
+				return fmt.Errorf("auth kind %s: verifier accepted the request without an identity", rt.kind)
+			}
+			st := stateOf(w)
+			if st != nil {
+				st.identity = id
+				st.decision = "allow"
+			}
+			removeCredentials(r.Header)
+			if id == g.anonymous || id.Kind == "none" && id.Principal == "anonymous" && len(id.Claims) == 0 {
+				r.Header[identityHeader] = g.anonymousJS
+			} else if js, err := json.Marshal(id); err == nil {
+				r.Header[identityHeader] = []string{string(js)}
+			} else {
+				return fmt.Errorf("encode identity: %w", err)
+			}
+			return next.ServeHTTP(w, ctxWithIdentity(r, id))
+		})
+	}
+}
+
+// forward sets the headers the origin may trust: the client address as the
+// gateway saw it, the request id, and the configured service headers.
+func (g *Gateway) forward(inject []headerValue) Middleware {
+	return func(next Handler) Handler {
+		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			h := r.Header
+			if st := stateOf(w); st != nil {
+				h["X-Forwarded-For"] = []string{st.client}
+				h["X-Request-Id"] = []string{st.id}
+			}
+			if r.TLS != nil {
+				h["X-Forwarded-Proto"] = protoHTTPS
+			} else {
+				h["X-Forwarded-Proto"] = protoHTTP
+			}
+			h["X-Forwarded-Host"] = []string{r.Host}
+			for _, hv := range inject {
+				h[hv.name] = hv.value
+			}
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
+
+var (
+	protoHTTP  = []string{"http"}[:1:1]
+	protoHTTPS = []string{"https"}[:1:1]
+)
+
+// inFlight answers 503 when the route already has max requests at its
+// origin, as an edge does when an origin is at capacity.
+func (g *Gateway) inFlight(max int) Middleware {
+	if max <= 0 {
+		return nil
+	}
+	var n atomic.Int64
+	return func(next Handler) Handler {
+		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			if n.Add(1) > int64(max) {
+				n.Add(-1)
+				return &HTTPError{Status: http.StatusServiceUnavailable, Decision: "upstream_busy",
+					Reason: "origin is at capacity (" + strconv.Itoa(max) + " requests in flight)",
+					Header: http.Header{"Retry-After": {"1"}}}
+			}
+			defer n.Add(-1)
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// stripPrefix removes prefix from the path the origin sees. The verifier
+// has already run on the path as the client signed it.
+func stripPrefix(prefix string) Middleware {
+	if prefix == "" {
+		return nil
+	}
+	return func(next Handler) Handler {
+		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			p := strings.TrimPrefix(r.URL.Path, prefix)
+			u := *r.URL
+			u.Path = p
+			if u.RawPath != "" {
+				rp := strings.TrimPrefix(u.RawPath, prefix)
+				if len(rp) == len(u.RawPath) {
+					// The escaped form does not start with the prefix
+					// (an escaped character inside it): let Go re-escape.
+					rp = ""
+				}
+				u.RawPath = rp
+			}
+			if u.Path == "" || u.Path[0] != '/' {
+				u.Path = "/" + u.Path
+				if u.RawPath != "" {
+					u.RawPath = "/" + u.RawPath
+				}
+			}
+			r.URL = &u
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
