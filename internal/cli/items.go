@@ -62,6 +62,9 @@ func parseItem(arg string) (item, error) {
 				if it.kind == itemHeader && !profiles.ValidHeaderName(it.key) {
 					return item{}, usagef("header names are tokens such as X-Trace; quote the whole item", "malformed header %q", arg)
 				}
+				if it.kind == itemHeader && !validHeaderValue(it.value) {
+					return item{}, usagef("header values are one line of printable text", "header %q has a control character in its value", it.key)
+				}
 				return it, nil
 			}
 		}
@@ -130,10 +133,19 @@ func parseHeaderFlag(h string) (name, value string, remove bool, err error) {
 		return "", "", false, usagef(`headers look like -H "Name: value" (or -H "Name:" to remove one)`, "malformed header %q", h)
 	}
 	value = strings.TrimSpace(value)
-	if strings.ContainsAny(value, "\r\n") {
-		return "", "", false, usagef("header values are one line", "header %q contains a line break", name)
+	if !validHeaderValue(value) {
+		return "", "", false, usagef("header values are one line of printable text", "header %q has a control character in its value", name)
 	}
 	return name, value, value == "", nil
+}
+
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 var methodRe = regexp.MustCompile(`^[A-Z][A-Z0-9_-]*$`)

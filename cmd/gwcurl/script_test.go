@@ -1,0 +1,92 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gwcurl/gwcurl/internal/cli"
+	"github.com/gwcurl/gwcurl/internal/testorigin"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GWCURL_RUN_MAIN") == "1" { // re-executed as gwcurl by tty_test.go
+		os.Exit(cli.Main())
+	}
+	testscript.Main(m, map[string]func(){
+		"gwcurl": func() {
+			code := cli.Main()
+			// Record the exit code for the `exitcode` script command.
+			if f := os.Getenv("GWCURL_TEST_EXITFILE"); f != "" {
+				os.WriteFile(f, []byte(strconv.Itoa(code)), 0o644) //nolint:errcheck
+			}
+			os.Exit(code)
+		},
+	})
+}
+
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(e *testscript.Env) error {
+			origin := httptest.NewServer(testorigin.Handler())
+			e.Defer(origin.Close)
+			e.Setenv("ORIGIN", origin.URL)
+			// The same origin under another host name, for cross-host redirects.
+			e.Setenv("ORIGIN_ALT", strings.Replace(origin.URL, "127.0.0.1", "localhost", 1))
+			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
+			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, ".cache"))
+			e.Setenv("GWCURL_SECRETS_DIR", filepath.Join(e.WorkDir, ".secrets"))
+			e.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			e.Setenv("NO_COLOR", "")
+			e.Setenv("CI", "true")
+			e.Setenv("GWCURL_TEST_EXITFILE", filepath.Join(e.WorkDir, ".exitcode"))
+			sum := sha256.Sum256(testorigin.Bytes(1 << 20))
+			e.Setenv("MIB_SHA256", hex.EncodeToString(sum[:]))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// mkbin FILE N: write N deterministic bytes (as the origin's /bytes).
+			"mkbin": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: mkbin FILE N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), testorigin.Bytes(n), 0o644))
+			},
+			// exitcode N: the last gwcurl exited with N.
+			"exitcode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: exitcode N")
+				}
+				got := ts.ReadFile(".exitcode")
+				if (got == args[0]) == neg {
+					ts.Fatalf("gwcurl exited %s, want %s%s", got, map[bool]string{true: "not ", false: ""}[neg], args[0])
+				}
+			},
+			// noesc FILE...: fail if a file holds an ANSI escape byte.
+			"noesc": func(ts *testscript.TestScript, neg bool, args []string) {
+				for _, a := range args {
+					data := ts.ReadFile(a)
+					for i := 0; i < len(data); i++ {
+						if data[i] == 0x1b {
+							ts.Fatalf("%s has an escape byte at offset %d: %q", a, i, fmt.Sprint(data[max(0, i-10):min(len(data), i+10)]))
+						}
+					}
+				}
+			},
+		},
+	})
+}

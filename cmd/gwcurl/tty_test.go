@@ -1,0 +1,111 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gwcurl/gwcurl/internal/testorigin"
+)
+
+// openPTY allocates a pseudo-terminal pair.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty on this machine: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// runOnPTY runs gwcurl (this test binary re-executed) with stdout and stderr
+// on a real terminal and returns everything the terminal received.
+func runOnPTY(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	m, s := openPTY(t)
+	defer m.Close()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), append([]string{"GWCURL_RUN_MAIN=1", "TERM=xterm-256color", "NO_COLOR=", "CLICOLOR="}, env...)...)
+	cmd.Stdout, cmd.Stderr = s, s
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, m); close(done) }() //nolint:errcheck // EIO at the end is expected
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gwcurl %v: %v\n%s", args, err, out.String())
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	return out.String()
+}
+
+func TestTerminalOutput(t *testing.T) {
+	origin := httptest.NewServer(testorigin.Handler())
+	defer origin.Close()
+
+	t.Run("coloured pretty JSON on a terminal", func(t *testing.T) {
+		out := runOnPTY(t, nil, origin.URL+"/json")
+		if !strings.Contains(out, "\x1b[") {
+			t.Fatalf("no ANSI styling on a terminal:\n%q", out)
+		}
+		if !strings.Contains(out, "\n  ") {
+			t.Fatalf("JSON not pretty-printed:\n%q", out)
+		}
+		if !strings.Contains(out, "HTTP/1.1 200 OK") {
+			t.Fatalf("no status line on the terminal's stderr:\n%q", out)
+		}
+	})
+	for _, env := range []string{"NO_COLOR=1", "CLICOLOR=0", "TERM=dumb"} {
+		t.Run(env+" turns styling off", func(t *testing.T) {
+			out := runOnPTY(t, []string{env}, origin.URL+"/json")
+			if strings.Contains(out, "\x1b") {
+				t.Fatalf("escape byte with %s:\n%q", env, out)
+			}
+			if !strings.Contains(out, `"name": "widget"`) {
+				t.Fatalf("JSON not pretty-printed with %s:\n%q", env, out)
+			}
+		})
+	}
+	t.Run("binary is not dumped to a terminal", func(t *testing.T) {
+		out := runOnPTY(t, nil, origin.URL+"/bytes?n=5000")
+		if !strings.Contains(out, "binary output (5000 bytes) not shown") {
+			t.Fatalf("binary not refused:\n%q", out)
+		}
+	})
+	t.Run("server control characters are neutralised", func(t *testing.T) {
+		out := runOnPTY(t, []string{"NO_COLOR=1"}, origin.URL+"/text?s=%1B]0%3Bpwned%07hello")
+		if strings.Contains(out, "\x1b]0;pwned") {
+			t.Fatalf("escape sequence from the server reached the terminal:\n%q", out)
+		}
+		if !strings.Contains(out, "^[]0;pwned^Ghello") {
+			t.Fatalf("control characters not shown visibly:\n%q", out)
+		}
+	})
+}

@@ -1,0 +1,142 @@
+// Package testorigin is a small HTTP origin for gwcurl's end-to-end tests and
+// benchmarks: it echoes requests, answers chosen statuses, streams
+// deterministic bytes, sleeps, redirects and fails on demand.
+package testorigin
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Bytes returns n deterministic pseudo-random bytes (the same for every
+// call), so tests can compare downloads and uploads byte for byte.
+func Bytes(n int) []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// Handler returns the origin. Endpoints (under any prefix):
+//
+//	/echo (and any other path)  JSON: method, path, query, headers, body|body_base64, body_sha256
+//	/status/CODE     answers CODE with a small JSON body
+//	/slow?ms=N       waits N ms, then answers 200
+//	/bytes?n=N       N deterministic bytes (application/octet-stream)
+//	/json            a JSON document
+//	/text?s=S        S as text/plain
+//	/redirect?to=URL 302 to URL
+//	/flaky?key=K&fail=N&code=C   answers C (default 503, Retry-After: 0) N times per key, then 200
+func Handler() http.Handler {
+	var mu sync.Mutex
+	flaky := map[string]int{}
+	mux := http.NewServeMux()
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sum := sha256.Sum256(body)
+		out := map[string]any{
+			"method":      r.Method,
+			"path":        r.URL.Path,
+			"raw_path":    r.URL.EscapedPath(),
+			"query":       r.URL.RawQuery,
+			"headers":     flatten(r.Header),
+			"host":        r.Host,
+			"body_sha256": hex.EncodeToString(sum[:]),
+			"body_length": len(body),
+		}
+		if utf8.Valid(body) {
+			out["body"] = string(body)
+		} else {
+			out["body"] = base64.StdEncoding.EncodeToString(body)
+			out["body_base64"] = true
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+	mux.HandleFunc("/", echo)
+	mux.HandleFunc("/status/", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+		if err != nil || code < 100 || code > 599 {
+			code = http.StatusBadRequest
+		}
+		writeJSON(w, code, map[string]any{"status": code, "message": http.StatusText(code)})
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"slept_ms": ms})
+	})
+	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n < 0 || n > 1<<30 {
+			n = 0
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.Write(Bytes(n)) //nolint:errcheck
+	})
+	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, r.URL.Query().Get("s")) //nolint:errcheck
+	})
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"name": "widget", "count": 3, "ok": true, "tags": []string{"a", "b"}, "none": nil})
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		fail, _ := strconv.Atoi(q.Get("fail"))
+		code, _ := strconv.Atoi(q.Get("code"))
+		if code == 0 {
+			code = http.StatusServiceUnavailable
+		}
+		mu.Lock()
+		flaky[q.Get("key")]++
+		n := flaky[q.Get("key")]
+		mu.Unlock()
+		if n <= fail {
+			w.Header().Set("Retry-After", "0")
+			writeJSON(w, code, map[string]any{"attempt": n})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"attempt": n})
+	})
+	return mux
+}
+
+func flatten(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[k] = strings.Join(v, ", ")
+	}
+	return m
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) //nolint:errcheck
+}
