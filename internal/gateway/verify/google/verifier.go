@@ -1,0 +1,283 @@
+// Package googleverify is the mock gateway's Google: the verifier of
+// `google_id` routes (what Cloud Run and IAP check) and the Google endpoints
+// a client talks to to mint ID tokens, all offline.
+//
+// # Verifier
+//
+//	auth:
+//	  kind: google_id
+//	  audiences: ["https://svc-abc.a.run.app"]   # required; exact match
+//	  emails: [demo@gwcurl-demo.iam.gserviceaccount.com]  # optional allowlist
+//	  issuer: https://accounts.google.com       # optional; default: the mock's issuer
+//	  leeway: 30s                                # optional clock leeway
+//
+// The token comes from `X-Serverless-Authorization: Bearer ...` when present
+// (Cloud Run then leaves Authorization to the application), else from
+// `Authorization: Bearer ...`; the header it came from is removed before the
+// origin sees the request. Rules (PROTOCOLS.md §3.3): RS256 only, key chosen
+// by kid among the mock's published keys, iss in the accepted set, aud exact
+// and never empty, exp in the future and iat not in the future (within the
+// leeway), and with an allowlist a verified email on it.
+//
+// # Mock endpoints
+//
+// See [Mocks]: the OAuth token endpoint (jwt-bearer with target_audience,
+// refresh-token grant), the certs (JWKS and PEM), IAM Credentials
+// generateIdToken / generateAccessToken, an STS token exchange for workload
+// identity federation, and the GCE metadata server's identity, token and
+// email endpoints. They sign with the same keys the verifier trusts, shared
+// through [StateFor].
+package googleverify
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// Kind is the verifier's name in gateway configs.
+const Kind = "google_id"
+
+// IdentityKind is Identity.Kind for a verified Google ID token.
+const IdentityKind = "google"
+
+// HeaderServerless is Cloud Run's alternative to Authorization (S-GID-2).
+const HeaderServerless = "X-Serverless-Authorization"
+
+const defaultLeeway = 30 * time.Second
+
+type verifierConfig struct {
+	Kind      string   `yaml:"kind"`
+	Audiences []string `yaml:"audiences"`
+	Emails    []string `yaml:"emails"`
+	Issuer    string   `yaml:"issuer"`
+	Leeway    string   `yaml:"leeway"`
+}
+
+var verifierKeys = []string{"kind", "audiences", "emails", "issuer", "leeway"}
+
+// Verifier checks Google-signed ID tokens against the mock issuer's keys.
+type Verifier struct {
+	state     *State
+	audiences []string
+	emails    map[string]bool // lower-case; nil means any
+	issuers   []string        // nil: the state's accepted issuers
+	leeway    time.Duration
+	now       func() time.Time
+}
+
+var _ auth.Verifier = (*Verifier)(nil)
+
+// Factory builds a google_id verifier from a route's auth block. It is an
+// auth.Factory.
+func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
+	if node == nil {
+		return nil, fmt.Errorf("%s: no auth block", Kind)
+	}
+	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
+		node = node.Content[0]
+	}
+	if err := checkKeys(node, "", verifierKeys); err != nil {
+		return nil, fmt.Errorf("%s: %w", Kind, err)
+	}
+	var c verifierConfig
+	if err := node.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", Kind, err)
+	}
+	if c.Kind != "" && c.Kind != Kind {
+		return nil, fmt.Errorf("%s: line %d: kind is %q", Kind, node.Line, c.Kind)
+	}
+	if len(c.Audiences) == 0 {
+		return nil, fmt.Errorf("%s: line %d: audiences is required (the service URL, e.g. https://svc-abc.a.run.app)", Kind, node.Line)
+	}
+	for _, a := range c.Audiences {
+		// An empty audience would disable the aud check in Google's own
+		// libraries (V-GID-2); here it is simply refused.
+		if strings.TrimSpace(a) == "" {
+			return nil, fmt.Errorf("%s: line %d: audiences: an audience must not be empty", Kind, node.Line)
+		}
+		if strings.Contains(a, "${") {
+			return nil, fmt.Errorf("%s: line %d: audiences: %q has an unexpanded variable", Kind, node.Line, a)
+		}
+	}
+	s, err := StateFor(env)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{state: s, audiences: c.Audiences, leeway: defaultLeeway, now: s.now}
+	if len(c.Emails) > 0 {
+		v.emails = map[string]bool{}
+		for _, e := range c.Emails {
+			if !strings.Contains(e, "@") {
+				return nil, fmt.Errorf("%s: line %d: emails: %q is not an email address", Kind, node.Line, e)
+			}
+			v.emails[strings.ToLower(e)] = true
+		}
+	}
+	if c.Issuer != "" {
+		v.issuers = []string{c.Issuer}
+	}
+	if c.Leeway != "" {
+		d, err := time.ParseDuration(c.Leeway)
+		if err != nil || d < 0 || d > 5*time.Minute {
+			return nil, fmt.Errorf("%s: line %d: leeway %q: want a duration between 0s and 5m", Kind, node.Line, c.Leeway)
+		}
+		v.leeway = d
+	}
+	return v, nil
+}
+
+// bearer extracts the token and the header it came from.
+func bearer(r *http.Request) (tok, header string, rej *auth.Rejection) {
+	for _, h := range []string{HeaderServerless, "Authorization"} {
+		v := r.Header.Get(h)
+		if v == "" {
+			continue
+		}
+		scheme, rest, _ := strings.Cut(v, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", h, unauthorized("%s uses scheme %q, want Bearer <Google ID token>", h, scheme)
+		}
+		tok = strings.TrimSpace(rest)
+		if tok == "" {
+			return "", h, unauthorized("%s: empty bearer token", h)
+		}
+		return tok, h, nil
+	}
+	return "", "", unauthorized("no Google ID token: send Authorization: Bearer <id token> (or %s)", HeaderServerless)
+}
+
+func unauthorized(format string, args ...any) *auth.Rejection {
+	r := auth.Unauthorized(format, args...)
+	r.Header = http.Header{"Www-Authenticate": {`Bearer realm="google_id"`}}
+	return r
+}
+
+// Verify implements auth.Verifier.
+func (v *Verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identity, error) {
+	tok, header, rej := bearer(r)
+	if header != "" {
+		// Consume the credential whatever the outcome: the origin never
+		// sees it (PROTOCOLS §8).
+		r.Header.Del(header)
+	}
+	if rej != nil {
+		return nil, rej
+	}
+	claims, rej := v.check(tok)
+	if rej != nil {
+		return nil, rej
+	}
+	principal, _ := claims["sub"].(string)
+	if email, _ := claims["email"].(string); email != "" && boolValue(claims["email_verified"]) {
+		principal = email
+	}
+	return &auth.Identity{Kind: IdentityKind, Principal: principal, Claims: claims}, nil
+}
+
+func boolValue(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		return b == "true"
+	}
+	return false
+}
+
+// check verifies a token and returns its claims. The signature is checked
+// before any claim is believed.
+func (v *Verifier) check(tok string) (map[string]any, *auth.Rejection) {
+	j, err := splitJWT(tok)
+	if err != nil {
+		return nil, auth.Reject("malformed token: %v", err)
+	}
+	if alg := j.alg(); alg != "RS256" {
+		if alg == "" {
+			alg = "(none given)"
+		}
+		return nil, auth.Reject("alg %s not allowed (want RS256)", alg)
+	}
+	kid := j.kid()
+	pub, ok := v.state.publicKey(kid)
+	if !ok {
+		return nil, auth.Reject("unknown key id %q", kid).With("known key ids", v.state.KeyIDs())
+	}
+	if err := j.verifyRS256(pub); err != nil {
+		return nil, auth.Reject("signature mismatch (key id %s)", kid)
+	}
+	issuers := v.issuers
+	if issuers == nil {
+		issuers = v.state.acceptedIssuers()
+	}
+	if iss := j.str("iss"); !contains(issuers, iss) {
+		return nil, auth.Reject("claim iss: want %s, got %q", strings.Join(issuers, " or "), iss)
+	}
+	auds := j.audiences()
+	matched := false
+	for _, a := range auds {
+		if a != "" && contains(v.audiences, a) {
+			matched = true
+		}
+	}
+	if !matched {
+		got := strings.Join(auds, ", ")
+		if len(auds) == 0 {
+			got = "(none)"
+		}
+		return nil, auth.Reject("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), got).
+			With("hint", "the client must request an ID token for exactly this audience (gwcurl: --audience)")
+	}
+	now := v.now()
+	exp, ok, err := j.numericDate("exp")
+	if err != nil {
+		return nil, auth.Reject("%v", err)
+	}
+	if !ok {
+		return nil, auth.Reject("claim exp: missing")
+	}
+	if now.After(exp.Add(v.leeway)) {
+		return nil, auth.Reject("token expired at %s (now %s)", fmtTime(exp), fmtTime(now))
+	}
+	iat, ok, err := j.numericDate("iat")
+	if err != nil {
+		return nil, auth.Reject("%v", err)
+	}
+	if !ok {
+		return nil, auth.Reject("claim iat: missing")
+	}
+	if iat.After(now.Add(v.leeway)) {
+		return nil, auth.Reject("token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now))
+	}
+	if nbf, ok, err := j.numericDate("nbf"); err != nil {
+		return nil, auth.Reject("%v", err)
+	} else if ok && nbf.After(now.Add(v.leeway)) {
+		return nil, auth.Reject("token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now))
+	}
+	if v.emails != nil {
+		email := j.str("email")
+		switch {
+		case email == "":
+			return nil, auth.Reject("claim email: missing; the route allows only listed emails (service accounts: request the token with the email included)")
+		case !j.boolClaim("email_verified"):
+			return nil, auth.Reject("claim email_verified: %s is not verified", email)
+		case !v.emails[strings.ToLower(email)]:
+			return nil, auth.Reject("email %s is not allowed on this route", email)
+		}
+	}
+	return j.claims, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
