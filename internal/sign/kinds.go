@@ -39,9 +39,11 @@ func New(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, e
 		return None, nil
 	case "bearer":
 		return newBearer(ctx, a, d)
+	case "cf-access":
+		return newCFAccess(ctx, a, target, d)
 	case "sigv4":
 		return newSigV4(ctx, a, target, d)
-	case "sts-identity", "google", "cf-access", "cognito", "magic-link":
+	case "sts-identity", "google", "cognito", "magic-link":
 		return nil, fmt.Errorf("auth kind %q is not implemented yet", a.Kind)
 	default:
 		return nil, fmt.Errorf("unknown auth kind %q", a.Kind)
