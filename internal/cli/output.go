@@ -34,15 +34,17 @@ func looksBinary(b []byte) bool {
 	if bytes.IndexByte(b, 0) >= 0 {
 		return true
 	}
-	// allow a cut UTF-8 sequence at the end
-	for len(b) > 0 && !utf8.Valid(b) {
-		r, size := utf8.DecodeLastRune(b)
-		if r != utf8.RuneError || size > 1 || len(b) < 4 {
-			return true
-		}
-		b = b[:len(b)-1]
+	if utf8.Valid(b) {
+		return false
 	}
-	return false
+	// A peek may cut the last rune: allow an incomplete sequence of up to 3
+	// bytes that starts with a lead byte.
+	for i := 1; i <= 3 && i < len(b); i++ {
+		if tail := b[len(b)-i]; tail >= 0xC0 && utf8.Valid(b[:len(b)-i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeTTYBody prints a body for a person: JSON pretty-printed and coloured,

@@ -245,11 +245,22 @@ func newAttempt(ctx context.Context, rr *resolvedRequest) (*http.Request, error)
 // atomicOutput writes to a temp file beside path and renames it into place on
 // Commit, so a failed or interrupted download never leaves a half file.
 type atomicOutput struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	direct bool // a device or pipe such as /dev/null: written in place
 }
 
 func createOutput(path string) (*atomicOutput, error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, usagef("-o takes a file name", "%s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, usagef("", "cannot write %s: %s", path, shortPathErr(err))
+		}
+		return &atomicOutput{f: f, path: path, direct: true}, nil
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".part*")
 	if err != nil {
@@ -261,6 +272,9 @@ func createOutput(path string) (*atomicOutput, error) {
 func (a *atomicOutput) Write(p []byte) (int, error) { return a.f.Write(p) }
 
 func (a *atomicOutput) Commit() error {
+	if a.direct {
+		return a.f.Close()
+	}
 	if err := a.f.Close(); err != nil {
 		os.Remove(a.f.Name())
 		return err
@@ -274,5 +288,8 @@ func (a *atomicOutput) Commit() error {
 
 func (a *atomicOutput) Abort() {
 	a.f.Close()
+	if a.direct {
+		return
+	}
 	os.Remove(a.f.Name())
 }
