@@ -77,6 +77,15 @@ type Transport struct {
 // Interface guard.
 var _ http.RoundTripper = (*Transport)(nil)
 
+// RetryOnResponse is implemented by Signers that can recover from a refusal
+// once, for example a login token that the server says has expired: Retry
+// refreshes the credential and reports whether the request should be signed
+// and sent again. The Transport retries at most once per request, and only
+// when the body can be re-read.
+type RetryOnResponse interface {
+	Retry(ctx context.Context, resp *http.Response) bool
+}
+
 // RoundTrip signs a clone of req and sends it.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
@@ -86,10 +95,30 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Signer == nil || (t.AllowedHost != "" && !strings.EqualFold(req.URL.Host, t.AllowedHost)) {
 		return base.RoundTrip(req)
 	}
+	resp, err := t.signAndSend(base, req, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	rr, ok := t.Signer.(RetryOnResponse)
+	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	if !ok || !rewindable || !rr.Retry(req.Context(), resp) {
+		return resp, nil
+	}
+	body, err := RewindBody(req)
+	if err != nil {
+		return resp, nil // keep the first answer
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) //nolint:errcheck // draining for connection reuse
+	resp.Body.Close()
+	return t.signAndSend(base, req, body)
+}
+
+func (t *Transport) signAndSend(base http.RoundTripper, req *http.Request, body io.ReadCloser) (*http.Response, error) {
 	r2 := req.Clone(req.Context())
+	r2.Body = body
 	if err := t.Signer.Sign(req.Context(), r2); err != nil {
-		if req.Body != nil {
-			req.Body.Close()
+		if body != nil {
+			body.Close()
 		}
 		return nil, err
 	}
