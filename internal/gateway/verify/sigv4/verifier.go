@@ -1,0 +1,581 @@
+// Package sigv4verify is the mock gateway's AWS Signature Version 4
+// verifier: the `sigv4` route kind, which stands in for a Lambda function
+// URL (or API Gateway, or S3) with AuthType AWS_IAM.
+//
+// # Rules (PROTOCOLS.md §1.7, V-AWS-1..7)
+//
+//   - The canonical request is rebuilt from the request as received:
+//     r.RequestURI (path and query exactly as sent), r.Host, the received
+//     header values. Nothing decoded and re-encoded by net/http is trusted.
+//     Paths are normalized and encoded again for every service but S3,
+//     which gets single encoding and no normalization.
+//   - Exactly one of header authentication (Authorization) and query
+//     authentication (X-Amz-* parameters) is accepted, parsed strictly;
+//     duplicate or case-folded authentication parameters are refused.
+//   - The credential scope must name the route's region and service and the
+//     request's own date; the request time must be within max_skew of the
+//     gateway clock (presigned: not yet expired, X-Amz-Expires 1..604800).
+//   - host, and every x-amz-* header present, must be signed; a signed
+//     header that is absent is refused.
+//   - The body's SHA-256 is computed by streaming it (in memory up to a
+//     limit, then into an unlinked temporary file) and compared with
+//     x-amz-content-sha256; an equivalent unread body is left in r.Body for
+//     the origin. UNSIGNED-PAYLOAD only where allow_unsigned_payload is set,
+//     never for lambda.
+//   - Signatures are compared in constant time (hmac.Equal).
+//   - A session token must belong to its access key (constant-time
+//     compare) and be signed.
+//   - A refusal names what failed and carries the canonical request and
+//     string to sign the gateway computed, as AWS's SignatureDoesNotMatch
+//     does; never a secret or the expected signature.
+package sigv4verify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// Kind is the verifier's name in gateway configs and in Identity.Kind.
+const Kind = "sigv4"
+
+// DefaultMaxSkew is how far a request's time may be from the gateway clock
+// ("a request must reach AWS within five minutes of the time stamp").
+const DefaultMaxSkew = 5 * time.Minute
+
+// DefaultSpoolMemory is how much of a body is kept in memory while it is
+// hashed; the rest goes to an unlinked temporary file.
+const DefaultSpoolMemory = 1 << 20
+
+// PathRules selects how the canonical URI is derived from the wire path.
+type PathRules int
+
+const (
+	// PathsAuto is S3's rules for service s3, normalized otherwise.
+	PathsAuto PathRules = iota
+	// PathsNormalized: dot segments removed, slashes collapsed, encoded again.
+	PathsNormalized
+	// PathsS3: no normalization, single encoding.
+	PathsS3
+	// PathsEncodedOnly: encoded again, not normalized (aws-c-auth's
+	// "*-unnormalized" vectors; no AWS service does this).
+	PathsEncodedOnly
+)
+
+// Options configure a Verifier.
+type Options struct {
+	// Service is the signing name the credential scope must carry
+	// ("lambda", "execute-api", "s3", "sts", ...). Required.
+	Service string
+	// Region the credential scope must carry. "" accepts any region, for
+	// callers such as a mock STS whose clients sign for their own region.
+	Region string
+	// AllowUnsignedPayload accepts x-amz-content-sha256: UNSIGNED-PAYLOAD.
+	// It is refused for service lambda.
+	AllowUnsignedPayload bool
+	// MaxSkew is the largest accepted distance between the request time and
+	// the gateway clock; 0 means DefaultMaxSkew.
+	MaxSkew time.Duration
+	// MaxPresignAge, when set, caps the life of a presigned request
+	// whatever its X-Amz-Expires says (STS presigned GetCallerIdentity is
+	// valid 15 minutes, PROTOCOLS S-AWS-16).
+	MaxPresignAge time.Duration
+	// Now is the gateway clock; nil means time.Now.
+	Now func() time.Time
+	// Paths overrides the path rules (PathsAuto: by Service).
+	Paths PathRules
+	// SpoolMemory is how many body bytes are kept in memory while hashing;
+	// 0 means DefaultSpoolMemory. TempDir holds larger bodies ("" = os.TempDir()).
+	SpoolMemory int64
+	TempDir     string
+}
+
+// Verifier verifies SigV4-signed requests against a key table. It is safe
+// for concurrent use.
+type Verifier struct {
+	opts  Options
+	mode  awsv4.PathMode
+	keys  map[string]auth.AWSKey
+	clock func() time.Time
+}
+
+// Interface guard.
+var _ auth.Verifier = (*Verifier)(nil)
+
+// New builds a Verifier for opts over the key table keys.
+func New(opts Options, keys []auth.AWSKey) (*Verifier, error) {
+	if opts.Service == "" {
+		return nil, errors.New("service: required (the signing name, e.g. lambda)")
+	}
+	if opts.Service == "lambda" && opts.AllowUnsignedPayload {
+		return nil, errors.New("allow_unsigned_payload: lambda does not accept unsigned payloads")
+	}
+	if opts.MaxSkew < 0 || opts.MaxPresignAge < 0 {
+		return nil, errors.New("max_skew: must be positive")
+	}
+	if opts.MaxSkew == 0 {
+		opts.MaxSkew = DefaultMaxSkew
+	}
+	if opts.SpoolMemory <= 0 {
+		opts.SpoolMemory = DefaultSpoolMemory
+	}
+	v := &Verifier{opts: opts, keys: make(map[string]auth.AWSKey, len(keys)), clock: opts.Now}
+	if v.clock == nil {
+		v.clock = time.Now
+	}
+	switch opts.Paths {
+	case PathsS3:
+		v.mode = awsv4.PathS3
+	case PathsEncodedOnly:
+		v.mode = awsv4.PathEncodedOnly
+	case PathsNormalized:
+		v.mode = awsv4.PathNormalized
+	default:
+		if opts.Service == "s3" {
+			v.mode = awsv4.PathS3
+		}
+	}
+	for _, k := range keys {
+		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
+			return nil, fmt.Errorf("aws_keys: an entry lacks access_key_id or secret_access_key")
+		}
+		if prev, dup := v.keys[k.AccessKeyID]; dup && prev != k {
+			return nil, fmt.Errorf("aws_keys: access key %s is listed twice with different values", k.AccessKeyID)
+		}
+		v.keys[k.AccessKeyID] = k
+	}
+	return v, nil
+}
+
+// Result is what a successful verification proved.
+type Result struct {
+	Key              auth.AWSKey // the key that signed (secret included: do not log)
+	Presigned        bool        // query authentication
+	Time             time.Time   // the request's signing time
+	Region, Service  string      // from the credential scope
+	SignedHeaders    []string
+	PayloadHash      string // as signed: a hex digest or UNSIGNED-PAYLOAD
+	CanonicalRequest string
+	StringToSign     string
+}
+
+// VerifyRequest verifies one SigV4-signed request (header or presigned
+// query authentication) against keys with opts: the reusable entry point
+// for other mock services (a mock STS verifying GetCallerIdentity with
+// Service "sts"). r may be a server request (r.RequestURI set) or one
+// built by hand (then r.URL's escaped path and RawQuery, and r.Host or
+// r.URL.Host, are used). r.Body is consumed and replaced by an equivalent
+// unread body. A refusal is a *auth.Rejection.
+func VerifyRequest(r *http.Request, keys []auth.AWSKey, opts Options) (*Result, error) {
+	v, err := New(opts, keys)
+	if err != nil {
+		return nil, err
+	}
+	return v.Check(r)
+}
+
+// Verify implements auth.Verifier: it checks r and, on success, removes the
+// consumed credentials (Authorization, X-Amz-Security-Token, and for
+// presigned requests X-Amz-Signature and X-Amz-Security-Token from the
+// query) before the origin sees the request.
+func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identity, error) {
+	res, err := v.Check(r)
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Del("Authorization")
+	r.Header.Del("X-Amz-Security-Token")
+	if res.Presigned {
+		dropQueryParams(r, awsv4.QuerySignature, awsv4.QuerySecurityToken)
+	}
+	return Identity(res), nil
+}
+
+// Identity turns a Result into the gateway identity: Principal is the key's
+// ARN, Claims the shape of a Lambda function URL's
+// requestContext.authorizer.iam (PROTOCOLS S-AWS-21).
+func Identity(res *Result) *auth.Identity {
+	arn := res.Key.ARN
+	account, userID := CallerIDs(arn)
+	if arn == "" {
+		arn = res.Key.AccessKeyID
+	}
+	return &auth.Identity{
+		Kind:      Kind,
+		Principal: arn,
+		Claims: map[string]any{
+			"accessKey":       res.Key.AccessKeyID,
+			"accountId":       account,
+			"callerId":        userID,
+			"userArn":         res.Key.ARN,
+			"userId":          userID,
+			"principalOrgId":  nil,
+			"cognitoIdentity": nil,
+		},
+	}
+}
+
+// CallerIDs derives the account and a stable unique id for an ARN, in the
+// form AWS uses (GetCallerIdentity's UserId, Lambda's callerId): AIDA… for
+// users, AROA…:session for assumed roles, the account id for root. The key
+// table carries no unique ids, so they are derived from the ARN (the same
+// ARN always gives the same id); a mock STS should use this too so both
+// agree.
+func CallerIDs(arn string) (account, userID string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return "", ""
+	}
+	account, resource := parts[4], parts[5]
+	uid := func(prefix, seed string) string {
+		sum := sha256.Sum256([]byte(seed))
+		return prefix + base32.StdEncoding.EncodeToString(sum[:])[:17]
+	}
+	switch {
+	case resource == "root":
+		return account, account
+	case strings.HasPrefix(resource, "assumed-role/"):
+		rs := strings.SplitN(strings.TrimPrefix(resource, "assumed-role/"), "/", 2)
+		session := ""
+		if len(rs) == 2 {
+			session = rs[1]
+		}
+		roleARN := "arn:" + parts[1] + ":iam::" + account + ":role/" + rs[0]
+		return account, uid("AROA", roleARN) + ":" + session
+	case strings.HasPrefix(resource, "role/"):
+		return account, uid("AROA", arn)
+	default:
+		return account, uid("AIDA", arn)
+	}
+}
+
+// credential is the parsed authentication of a request.
+type credential struct {
+	presigned     bool
+	accessKeyID   string
+	scopeDate     string
+	region        string
+	service       string
+	signedHeaders []string
+	signature     string
+	amzDate       string // as sent
+	time          time.Time
+	expires       int // presigned
+	token         string
+	params        []awsv4.QueryParam // the query, without X-Amz-Signature
+}
+
+// Check verifies r and returns what it proved, or a *auth.Rejection.
+// r.Body is replaced by an equivalent unread body.
+func (v *Verifier) Check(r *http.Request) (*Result, error) {
+	rawPath, rawQuery := rawTarget(r)
+	params, err := awsv4.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, auth.Reject("malformed query string: %v", err)
+	}
+	cred, err := parseAuth(r, params)
+	if err != nil {
+		return nil, err
+	}
+	now := v.clock()
+
+	// Build the canonical request first, so every refusal from here on can
+	// show what the gateway computed.
+	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
+	if err != nil {
+		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
+	}
+	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	if err != nil {
+		return nil, err
+	}
+	var body *bodyHash
+	payload := claimed
+	switch {
+	case claimed == awsv4.UnsignedPayload:
+	case strings.HasPrefix(claimed, "STREAMING-"):
+		return nil, auth.Reject("streaming payload signing (%s) is not supported by this gateway: send the body with a single payload hash", claimed)
+	case claimed != "":
+		if !awsv4.IsHexSHA256(claimed) {
+			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+		}
+	case cred.presigned && v.mode == awsv4.PathS3:
+		payload = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
+	case !cred.presigned && v.opts.Service == "s3":
+		return nil, auth.Reject("x-amz-content-sha256 header is required by s3")
+	default:
+		// No claim: the payload hash in the signature is the body's.
+		if body, err = v.spool(r); err != nil {
+			return nil, err
+		}
+		payload = body.hash
+	}
+
+	signedSet := make(map[string]bool, len(cred.signedHeaders))
+	for _, h := range cred.signedHeaders {
+		signedSet[h] = true
+	}
+	var canon strings.Builder
+	canon.WriteString(r.Method)
+	canon.WriteByte('\n')
+	canon.WriteString(canonURI)
+	canon.WriteByte('\n')
+	canon.WriteString(awsv4.CanonicalQuery(cred.params))
+	canon.WriteByte('\n')
+	for _, name := range cred.signedHeaders {
+		vals, ok := headerValues(r, name)
+		if !ok {
+			return nil, auth.Reject("signed header %s is not in the request", name)
+		}
+		canon.WriteString(name)
+		canon.WriteByte(':')
+		for i, val := range vals {
+			if i > 0 {
+				canon.WriteByte(',')
+			}
+			canon.WriteString(awsv4.TrimAll(val))
+		}
+		canon.WriteByte('\n')
+	}
+	canon.WriteByte('\n')
+	canon.WriteString(strings.Join(cred.signedHeaders, ";"))
+	canon.WriteByte('\n')
+	canon.WriteString(payload)
+	cr := canon.String()
+	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
+	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
+	reject := func(format string, args ...any) *auth.Rejection {
+		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	}
+
+	// Scope.
+	if cred.scopeDate != cred.amzDate[:8] {
+		return nil, reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+	}
+	if v.opts.Region != "" && cred.region != v.opts.Region {
+		return nil, reject("credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region)
+	}
+	if cred.service != v.opts.Service {
+		return nil, reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
+	}
+
+	// Freshness.
+	if cred.presigned {
+		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
+			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Round(time.Second), shortDur(v.opts.MaxSkew)).
+				With("gateway_time", now.UTC().Format(time.RFC3339))
+		}
+		life := time.Duration(cred.expires) * time.Second
+		if v.opts.MaxPresignAge > 0 && life > v.opts.MaxPresignAge {
+			life = v.opts.MaxPresignAge
+		}
+		if end := cred.time.Add(life); now.After(end) {
+			return nil, reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
+				With("gateway_time", now.UTC().Format(time.RFC3339))
+		}
+	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
+		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Round(time.Second), shortDur(v.opts.MaxSkew)).
+			With("gateway_time", now.UTC().Format(time.RFC3339))
+	}
+
+	// Signed-header policy.
+	if !signedSet["host"] {
+		return nil, reject("host is not signed (it must be listed in SignedHeaders)")
+	}
+	if !cred.presigned && !signedSet["x-amz-date"] && !signedSet["date"] {
+		return nil, reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+	}
+	var amz []string
+	for k := range r.Header {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") && !signedSet[lk] {
+			amz = append(amz, lk)
+		}
+	}
+	if len(amz) > 0 {
+		sort.Strings(amz)
+		return nil, reject("%s is present but not signed", amz[0])
+	}
+
+	// Payload policy.
+	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
+	}
+
+	// Key and session token.
+	key, ok := v.keys[cred.accessKeyID]
+	if !ok {
+		return nil, reject("unknown access key %s", cred.accessKeyID)
+	}
+	switch {
+	case key.SessionToken != "" && cred.token == "":
+		return nil, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
+		return nil, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+	case key.SessionToken == "" && cred.token != "":
+		return nil, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+	}
+
+	// Signature.
+	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
+	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
+		return nil, reject("signature mismatch")
+	}
+
+	// The body, when its hash was claimed rather than computed.
+	if body == nil && payload != awsv4.UnsignedPayload {
+		if body, err = v.spool(r); err != nil {
+			return nil, err
+		}
+		if body.hash != payload {
+			return nil, reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
+		}
+	}
+
+	return &Result{
+		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
+	}, nil
+}
+
+// shortDur prints 5m rather than 5m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// rawTarget returns the path and query exactly as received. A server
+// request carries them in RequestURI (origin-form, or absolute-form from a
+// proxy-style client); a request built by hand in its URL.
+func rawTarget(r *http.Request) (path, query string) {
+	uri := r.RequestURI
+	if uri == "" {
+		p := r.URL.EscapedPath()
+		if r.URL.Opaque != "" {
+			o := strings.TrimPrefix(r.URL.Opaque, "//")
+			p = ""
+			if i := strings.IndexByte(o, '/'); i >= 0 {
+				p = o[i:]
+			}
+		}
+		return p, r.URL.RawQuery
+	}
+	if !strings.HasPrefix(uri, "/") {
+		if i := strings.Index(uri, "://"); i >= 0 {
+			rest := uri[i+3:]
+			if j := strings.IndexAny(rest, "/?"); j >= 0 {
+				uri = rest[j:]
+			} else {
+				uri = "/"
+			}
+		}
+	}
+	path, query, _ = strings.Cut(uri, "?")
+	return path, query
+}
+
+// singleHeader returns the one value of a header, "" when absent, and
+// refuses a header sent more than once.
+func singleHeader(r *http.Request, name string) (string, error) {
+	vals := r.Header.Values(name)
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+		return strings.TrimSpace(vals[0]), nil
+	}
+	return "", auth.Reject("%s was sent %d times", strings.ToLower(name), len(vals))
+}
+
+// headerValues returns every received value of a lower-case header name,
+// in order. Go moves Host out of r.Header and Transfer-Encoding into
+// r.TransferEncoding; both are reconstructed.
+func headerValues(r *http.Request, name string) ([]string, bool) {
+	switch name {
+	case "host":
+		h := r.Host
+		if h == "" && r.URL != nil {
+			h = r.URL.Host
+		}
+		return []string{h}, h != ""
+	case "transfer-encoding":
+		if len(r.TransferEncoding) > 0 {
+			return []string{strings.Join(r.TransferEncoding, ",")}, true
+		}
+	case "content-length":
+		if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength > 0 {
+			return []string{strconv.FormatInt(r.ContentLength, 10)}, true
+		}
+	}
+	if vals, ok := r.Header[textproto.CanonicalMIMEHeaderKey(name)]; ok {
+		return vals, true
+	}
+	// A name net/http did not canonicalize (not a valid token): match
+	// case-insensitively, in a stable order.
+	var keys []string
+	for k := range r.Header {
+		if strings.EqualFold(k, name) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, false
+	}
+	sort.Strings(keys)
+	var vals []string
+	for _, k := range keys {
+		vals = append(vals, r.Header[k]...)
+	}
+	return vals, true
+}
+
+// dropQueryParams removes parameters (by exact name) from the request's
+// query, keeping every other piece as it was sent.
+func dropQueryParams(r *http.Request, names ...string) {
+	filter := func(raw string) string {
+		var kept []string
+		for _, piece := range strings.Split(raw, "&") {
+			k, _, _ := strings.Cut(piece, "=")
+			dk, err := url.PathUnescape(k)
+			if err != nil {
+				dk = k
+			}
+			drop := false
+			for _, n := range names {
+				if strings.EqualFold(dk, n) {
+					drop = true
+				}
+			}
+			if !drop && piece != "" {
+				kept = append(kept, piece)
+			}
+		}
+		return strings.Join(kept, "&")
+	}
+	r.URL.RawQuery = filter(r.URL.RawQuery)
+	if p, q, ok := strings.Cut(r.RequestURI, "?"); ok {
+		if q = filter(q); q != "" {
+			r.RequestURI = p + "?" + q
+		} else {
+			r.RequestURI = p
+		}
+	}
+}
