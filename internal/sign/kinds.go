@@ -43,7 +43,9 @@ func New(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, e
 		return newCFAccess(ctx, a, target, d)
 	case "sigv4":
 		return newSigV4(ctx, a, target, d)
-	case "sts-identity", "google", "cognito", "magic-link":
+	case "google":
+		return newGoogle(ctx, a, target, d)
+	case "sts-identity", "cognito", "magic-link":
 		return nil, fmt.Errorf("auth kind %q is not implemented yet", a.Kind)
 	default:
 		return nil, fmt.Errorf("unknown auth kind %q", a.Kind)
