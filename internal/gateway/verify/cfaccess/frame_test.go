@@ -76,6 +76,21 @@ func TestInTheDemoGateway(t *testing.T) {
 	if resp, _ := get(cfverify.CertsPath, nil); resp.StatusCode != 200 {
 		t.Errorf("certs: %d", resp.StatusCode)
 	}
+	// The gateway's request log (what -v and /_mock/requests show) names the
+	// decisions but holds neither the secret nor the token.
+	lreq, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/_mock/requests", nil)
+	lresp, err := srv.Client().Do(lreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logBody, _ := io.ReadAll(lresp.Body)
+	lresp.Body.Close()
+	if !strings.Contains(string(logBody), "invalid service token secret") {
+		t.Errorf("the request log lacks the refusal: %s", logBody)
+	}
+	if strings.Contains(string(logBody), "demo-cf-secret") || strings.Contains(string(logBody), cookie) {
+		t.Errorf("the request log holds a credential: %s", logBody)
+	}
 
 	// A person's login, through the frame. It starts with cloudflared's
 	// metadata request, which the frame must let through to the verifier.
