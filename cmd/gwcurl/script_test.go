@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -74,6 +75,22 @@ func TestScript(t *testing.T) {
 				got := ts.ReadFile(".exitcode")
 				if (got == args[0]) == neg {
 					ts.Fatalf("gwcurl exited %s, want %s%s", got, map[bool]string{true: "not ", false: ""}[neg], args[0])
+				}
+			},
+			// waitfile FILE: wait (up to 10s) until FILE exists and is not empty.
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: waitfile FILE")
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					if fi, err := os.Stat(ts.MkAbs(args[0])); err == nil && fi.Size() > 0 {
+						return
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("%s did not appear", args[0])
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
 			},
 			// noesc FILE...: fail if a file holds an ANSI escape byte.

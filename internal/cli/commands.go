@@ -5,5 +5,7 @@ import "github.com/spf13/cobra"
 // extraCommands lists the commands beyond the request, profiles, version and
 // demo commands, in help order.
 func extraCommands(f *Factory, profile *string) []*cobra.Command {
-	return nil
+	return []*cobra.Command{
+		newCmdGateway(f),
+	}
 }

@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 )
 
@@ -39,12 +37,16 @@ type demoCase struct {
 	args        []string
 	stdin       string
 	check       func(out []byte) error
+	expectExit  int    // the exit code that passes
+	burst       int    // send this many requests at once and expect a 429 among them
+	login       string // profile to log in first (browser kinds), driven headlessly
 }
 
 // demoEnv is an isolated environment for in-process gwcurl runs.
 type demoEnv struct {
-	dir string
-	env map[string]string
+	dir  string
+	base string // the gateway's base URL; "$GW" in a row's arguments
+	env  map[string]string
 }
 
 func (d *demoEnv) getenv(k string) string { return d.env[k] }
@@ -62,7 +64,11 @@ func (f *Factory) demoRun(ctx context.Context, d *demoEnv, stdin string, args ..
 		Browser: f.Browser,
 	}
 	sub.Secrets = f.Secrets
-	code := Run(ctx, sub, args)
+	expanded := make([]string, len(args))
+	for i, a := range args {
+		expanded[i] = strings.ReplaceAll(a, "$GW", d.base)
+	}
+	code := Run(ctx, sub, expanded)
 	return out.Bytes(), errOut.Bytes(), code
 }
 
@@ -94,8 +100,13 @@ func wantField(want any, path ...string) func([]byte) error {
 	}
 }
 
-// runDemo runs the demo table. Until the mock gateway lands it exercises the
-// request path against an in-process echo origin.
+// demoKinds are the auth kinds whose rows the demo runs: each kind's row is
+// added when its signer and verifier have landed.
+var demoKinds = map[string]bool{"none": true}
+
+// runDemo starts the embedded gateway in-process on a free loopback port,
+// writes its profiles into a temp dir, and calls every route with the
+// profile made for it.
 func (f *Factory) runDemo(ctx context.Context) error {
 	dir, err := os.MkdirTemp("", "gwcurl-demo-*")
 	if err != nil {
@@ -103,34 +114,69 @@ func (f *Factory) runDemo(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg, err := gateway.DemoConfig("")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: demoOrigin(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // closed below
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-
-	cfg := filepath.Join(dir, "config.yaml")
-	conf := fmt.Sprintf("current: demo-public\nprofiles:\n  demo-public:\n    base_url: %s/public\n    auth: {kind: none}\n  demo-bearer:\n    base_url: %s/bearer\n    auth: {kind: bearer, token: \"env:DEMO_TOKEN\"}\n", base, base)
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+	srv, err := gateway.Listen("127.0.0.1:0", cfg, gateway.Options{Now: f.Now})
+	if err != nil {
 		return err
 	}
-	d := &demoEnv{dir: dir, env: map[string]string{
-		"GWCURL_CONFIG":  cfg,
-		"XDG_CACHE_HOME": filepath.Join(dir, "cache"),
-		"HOME":           dir,
-		"DEMO_TOKEN":     "demo-bearer-token-0123456789",
-		"CI":             "true",
+	defer srv.Shutdown(context.Background()) //nolint:errcheck // demo teardown
+	conf := filepath.Join(dir, "config.yaml")
+	if err := gateway.WriteDemoProfiles(conf, srv.URL); err != nil {
+		return err
+	}
+	d := &demoEnv{dir: dir, base: srv.URL, env: map[string]string{
+		"GWCURL_CONFIG":               conf,
+		"XDG_CACHE_HOME":              filepath.Join(dir, "cache"),
+		"XDG_CONFIG_HOME":             filepath.Join(dir, "config"),
+		"GWCURL_SECRETS_DIR":          filepath.Join(dir, "secrets"),
+		"HOME":                        dir,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "aws-credentials"),
+		"CI":                          "true",
 	}}
-	cases := []demoCase{
-		{"/public", "none", []string{"GET", "/echo"}, "", wantField("GET", "method")},
-		{"/public", "none", []string{"POST", "/items", "name=widget", "count:=3"}, "", wantField("widget", "json", "name")},
-		{"/public", "none", []string{"-d", "@-", "/echo"}, "raw body", wantField("raw body", "body")},
-		{"/bearer", "bearer", []string{"-p", "demo-bearer", "/echo"}, "", wantField("Bearer demo-bearer-token-0123456789", "headers", "Authorization")},
+	fmt.Fprintf(f.IO.ErrOut, "gwcurl: demo gateway at %s\n", srv.URL)
+	var cases []demoCase
+	for _, c := range demoCases() {
+		if demoKinds[c.kind] {
+			cases = append(cases, c)
+		}
 	}
 	return f.demoTable(ctx, d, cases)
+}
+
+// demoCases lists every route of PRODUCT.md §6.1 with the profile made for it.
+func demoCases() []demoCase {
+	demoARN := "arn:aws:iam::123456789012:user/demo"
+	return []demoCase{
+		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "GET", "/echo"}, check: wantField("none", "identity", "kind")},
+		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "POST", "/items", "name=widget", "count:=3"}, check: wantField("widget", "name")},
+		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "-H", "Origin: http://localhost:3000", "-i", "OPTIONS", "/echo", "Access-Control-Request-Method:POST"},
+			check: wantText("Access-Control-Allow-Origin: http://localhost:3000")},
+		{route: "/limited", kind: "none", burst: 12},
+		{route: "/down", kind: "none", args: []string{"-p", "demo-public", "--fail-with-body", "GET", "$GW/down/echo"}, expectExit: ExitHTTP, check: wantText(`"error":"Bad Gateway"`)},
+		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "POST", "/items", "name=signed"}, check: wantField("signed", "name")},
+		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "--identity-format", "vault", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "--identity-format", "k8s", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/run", kind: "google", args: []string{"-p", "demo-google", "GET", "/echo"}, check: wantField("demo@gwcurl-demo.iam.gserviceaccount.com", "identity", "principal")},
+		{route: "/admin", kind: "cf-access", args: []string{"-p", "demo-cf", "GET", "/echo"}, check: wantField("demo.access", "identity", "principal")},
+		{route: "/app", kind: "cognito", login: "demo-cognito", args: []string{"-p", "demo-cognito", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
+		{route: "/magic", kind: "magic-link", login: "demo-magic", args: []string{"-p", "demo-magic", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
+	}
+}
+
+func wantText(sub string) func([]byte) error {
+	return func(out []byte) error {
+		if !bytes.Contains(out, []byte(sub)) {
+			return fmt.Errorf("no %q in the answer", sub)
+		}
+		return nil
+	}
 }
 
 func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) error {
@@ -140,17 +186,18 @@ func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) e
 	failed := 0
 	for _, c := range cases {
 		start := time.Now()
-		out, errOut, code := f.demoRun(ctx, d, c.stdin, c.args...)
+		err := f.demoCase(ctx, d, c)
 		el := time.Since(start)
 		res := st.OK.Render("pass")
-		if code != 0 {
-			failed++
-			res = st.Err.Render(fmt.Sprintf("FAIL exit %d: %s", code, oneLine(string(errOut))))
-		} else if err := c.check(out); err != nil {
+		if err != nil {
 			failed++
 			res = st.Err.Render("FAIL " + err.Error())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.route, c.kind, strings.Join(c.args, " "), res, el.Round(time.Millisecond))
+		label := strings.Join(c.args, " ")
+		if c.burst > 0 {
+			label = fmt.Sprintf("%d × GET /limited/echo, expect 429", c.burst)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.route, c.kind, label, res, el.Round(time.Millisecond))
 	}
 	tw.Flush()
 	if failed > 0 {
@@ -160,26 +207,62 @@ func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) e
 	return nil
 }
 
-// demoOrigin is a minimal echo origin used until the gateway is wired in.
-func demoOrigin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		resp := map[string]any{"method": r.Method, "path": r.URL.Path, "headers": flatten(r.Header), "body": string(body)}
-		var j any
-		if json.Unmarshal(body, &j) == nil {
-			resp["json"] = j
+// demoCase runs one row and says why it failed.
+func (f *Factory) demoCase(ctx context.Context, d *demoEnv, c demoCase) error {
+	if c.login != "" {
+		if err := f.demoLogin(ctx, d, c.login); err != nil {
+			return fmt.Errorf("login: %v", err)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(resp) //nolint:errcheck
-	})
-}
-
-func flatten(h http.Header) map[string]string {
-	m := map[string]string{}
-	for k, v := range h {
-		m[k] = strings.Join(v, ", ")
 	}
-	return m
+	if c.burst > 0 {
+		return f.demoBurst(ctx, d, c.burst)
+	}
+	out, errOut, code := f.demoRun(ctx, d, c.stdin, c.args...)
+	if code != c.expectExit {
+		msg := oneLine(string(errOut))
+		if msg == "" {
+			msg = oneLine(string(out))
+		}
+		return fmt.Errorf("exit %d: %s", code, truncate(msg, 100))
+	}
+	if c.check != nil {
+		return c.check(out)
+	}
+	return nil
 }
 
-var _ = bytes.MinRead
+// demoBurst sends n requests to /limited at once and expects at least one
+// 429 with Retry-After among them.
+func (f *Factory) demoBurst(ctx context.Context, d *demoEnv, n int) error {
+	type result struct {
+		out  []byte
+		code int
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			out, _, code := f.demoRun(ctx, d, "", "-p", "demo-public", "-s", "-i", "GET", "$GW/limited/echo")
+			results <- result{out, code}
+		}()
+	}
+	limited := 0
+	for i := 0; i < n; i++ {
+		r := <-results
+		if r.code != 0 {
+			return fmt.Errorf("exit %d", r.code)
+		}
+		if bytes.Contains(r.out, []byte(" 429 ")) && bytes.Contains(r.out, []byte("Retry-After:")) {
+			limited++
+		}
+	}
+	if limited == 0 {
+		return fmt.Errorf("no 429 with Retry-After in a burst of %d", n)
+	}
+	return nil
+}
+
+// demoLogin logs a browser-login profile in headlessly (acting as the
+// browser over HTTP against the mock providers).
+func (f *Factory) demoLogin(ctx context.Context, d *demoEnv, profile string) error {
+	return fmt.Errorf("browser logins are not available yet")
+}
