@@ -280,6 +280,8 @@ func (m *mock) transfer(w http.ResponseWriter, r *http.Request) {
 }
 
 func page(w http.ResponseWriter, status int, t *template.Template, d pageData) {
+	// No scripts, styles or frames; the form posts only to this origin.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
