@@ -1,15 +1,19 @@
 package sign
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -81,11 +85,63 @@ func defaultGoogleEnv() googleEnv {
 }
 
 func newGoogle(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, error) {
-	ts, header, err := googleTokenSource(ctx, a, target, d, defaultGoogleEnv())
+	t, err := googleTokenSource(ctx, a, target, d, defaultGoogleEnv())
 	if err != nil {
 		return nil, err
 	}
-	return Bearer(ts, header), nil
+	return &googleSigner{Signer: Bearer(t, t.header), t: t}, nil
+}
+
+// googleSigner sends the ID token with Bearer and, once per request, drops
+// a cached token the server refused as expired or signed by an unknown key
+// (the gateway restarted with new keys, a clock moved) and mints another.
+type googleSigner struct {
+	Signer
+	t *googleTokens
+}
+
+var _ RetryOnResponse = (*googleSigner)(nil)
+
+// Retry implements RetryOnResponse.
+func (s *googleSigner) Retry(ctx context.Context, resp *http.Response) bool {
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return false
+	}
+	if s.t.mintedHere.Load() {
+		// A token minted by this run was refused: another would be too.
+		return false
+	}
+	why := staleTokenSign(resp)
+	if why == "" {
+		return false
+	}
+	s.t.d.Tracef("google: the server refused the cached ID token (%s); minting a new one", why)
+	s.t.invalidate()
+	return true
+}
+
+// staleTokenSign says why resp looks like the refusal of a token that a
+// fresh one would fix, or "". It peeks at the start of the body and puts it
+// back.
+func staleTokenSign(resp *http.Response) string {
+	if resp.StatusCode == http.StatusUnauthorized && strings.Contains(resp.Header.Get("Www-Authenticate"), "invalid_token") {
+		return "invalid_token"
+	}
+	if resp.Body == nil {
+		return ""
+	}
+	prefix, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(prefix), resp.Body), resp.Body}
+	body := strings.ToLower(string(prefix))
+	for _, sign := range []string{"token expired", "unknown key id", "invalid_token"} {
+		if strings.Contains(body, sign) {
+			return sign
+		}
+	}
+	return ""
 }
 
 // GoogleIDToken returns the Google ID token the auth block would send to
@@ -93,7 +149,7 @@ func newGoogle(ctx context.Context, a profiles.Auth, target string, d Deps) (Sig
 // cached): the token is AccessToken, and Extra("id_token") holds it too.
 // `gwcurl token` and `gwcurl whoami` use it; see [DecodeGoogleIDToken].
 func GoogleIDToken(ctx context.Context, a profiles.Auth, target string, d Deps) (*oauth2.Token, error) {
-	ts, _, err := googleTokenSource(ctx, a, target, d, defaultGoogleEnv())
+	ts, err := googleTokenSource(ctx, a, target, d, defaultGoogleEnv())
 	if err != nil {
 		return nil, err
 	}
@@ -132,56 +188,83 @@ func googleHeader(h string) (string, error) {
 }
 
 // googleTokenSource resolves the credential and returns the cached token
-// source and the header to send the token in.
-func googleTokenSource(ctx context.Context, a profiles.Auth, target string, d Deps, genv googleEnv) (oauth2.TokenSource, string, error) {
+// source.
+func googleTokenSource(ctx context.Context, a profiles.Auth, target string, d Deps, genv googleEnv) (*googleTokens, error) {
 	header, err := googleHeader(a.Header)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	aud, err := GoogleAudience(a, target)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	src, err := resolveGoogleSource(a, d, genv)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	d.Tracef("google: source: %s", src.desc)
 	d.Tracef("google: audience %s, sent in %s", aud, header)
-	key := "google|" + d.Profile + "|" + aud + "|" + src.id
-	cache := &profiles.TokenCache{Dir: d.CacheDir, Now: d.Now, Trace: d.Trace}
-	mctx := context.WithValue(ctx, oauth2.HTTPClient, d.HTTPClient)
-	ts := cache.Source(mctx, key, func(ctx context.Context) (*oauth2.Token, error) {
+	t := &googleTokens{
+		header: header,
+		d:      d,
+		ctx:    context.WithValue(ctx, oauth2.HTTPClient, d.HTTPClient),
+		cache:  &profiles.TokenCache{Dir: d.CacheDir, Now: d.Now, Trace: d.Trace},
+		key:    "google|" + d.Profile + "|" + aud + "|" + src.id,
+	}
+	t.mint = func(ctx context.Context) (*oauth2.Token, error) {
+		t.mintedHere.Store(true)
 		return src.mint(ctx, aud)
-	})
-	return &claimTracer{ts: ts, d: d}, header, nil
+	}
+	t.ts = t.cache.Source(t.ctx, t.key, t.mint)
+	return t, nil
 }
 
-// claimTracer traces the claims of each new token once (never the token).
-type claimTracer struct {
-	ts oauth2.TokenSource
-	d  Deps
+// googleTokens is the cached ID token source of one auth block and target.
+// It traces the claims of each new token once (never the token).
+type googleTokens struct {
+	header string
+	d      Deps
+	ctx    context.Context
+	cache  *profiles.TokenCache
+	key    string
+	mint   func(ctx context.Context) (*oauth2.Token, error)
+	// mintedHere is set once this process minted a token (rather than
+	// reading one from the cache).
+	mintedHere atomic.Bool
 
 	mu   sync.Mutex
+	ts   oauth2.TokenSource
 	last string
 }
 
-func (c *claimTracer) Token() (*oauth2.Token, error) {
-	t, err := c.ts.Token()
-	if err != nil || c.d.Trace == nil {
+// Token implements oauth2.TokenSource.
+func (g *googleTokens) Token() (*oauth2.Token, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, err := g.ts.Token()
+	if err != nil || g.d.Trace == nil {
 		return t, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.AccessToken != c.last {
-		c.last = t.AccessToken
+	if t.AccessToken != g.last {
+		g.last = t.AccessToken
 		if cl, err := DecodeGoogleIDToken(t.AccessToken); err == nil {
-			c.d.Tracef("google: id token iss=%s aud=%s email=%s sub=%s exp=%s", cl.Issuer, cl.Audience, orNone(cl.Email), cl.Subject, cl.Expiry.UTC().Format(time.RFC3339))
+			g.d.Tracef("google: id token iss=%s aud=%s email=%s sub=%s exp=%s", cl.Issuer, cl.Audience, orNone(cl.Email), cl.Subject, cl.Expiry.UTC().Format(time.RFC3339))
 		} else {
-			c.d.Tracef("google: id token cannot be decoded: %v", err)
+			g.d.Tracef("google: id token cannot be decoded: %v", err)
 		}
 	}
 	return t, nil
+}
+
+// invalidate forgets the cached token (memory and file): the next Token
+// mints.
+func (g *googleTokens) invalidate() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.cache.Delete(g.key); err != nil {
+		g.d.Tracef("google: %v", err)
+	}
+	g.ts = g.cache.Source(g.ctx, g.key, g.mint)
 }
 
 func orNone(s string) string {

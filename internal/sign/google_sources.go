@@ -398,9 +398,20 @@ func idTokenResult(id string) (*oauth2.Token, error) {
 func tokenEndpointError(err error, who, tokenURL string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		msg := re.ErrorCode
-		if re.ErrorDescription != "" {
-			msg += ": " + re.ErrorDescription
+		code, desc := re.ErrorCode, re.ErrorDescription
+		if code == "" {
+			// x/oauth2/jwt does not parse the RFC 6749 error body.
+			var e struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &e) == nil {
+				code, desc = e.Error, e.Description
+			}
+		}
+		msg := code
+		if desc != "" {
+			msg += ": " + desc
 		}
 		if msg == "" && re.Response != nil {
 			msg = re.Response.Status + ": " + firstLine(re.Body)

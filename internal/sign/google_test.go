@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ type googleGW struct {
 	env   *auth.Env
 	mux   *http.ServeMux
 
+	offset atomic.Int64 // gateway clock offset (ns), as --clock-offset
+
 	mu     sync.Mutex
 	counts map[string]int // by endpoint: token, iam, sts, metadata
 }
@@ -52,7 +55,8 @@ func newGoogleGW(t *testing.T) *googleGW {
 	g.Server = httptest.NewUnstartedServer(g.mux)
 	g.Server.Listener.Close()
 	g.Server.Listener = ln
-	g.env = &auth.Env{BaseURL: "http://" + ln.Addr().String(), Now: time.Now, Shared: map[string]any{}}
+	g.env = &auth.Env{BaseURL: "http://" + ln.Addr().String(), Shared: map[string]any{},
+		Now: func() time.Time { return time.Now().Add(time.Duration(g.offset.Load())) }}
 	mocks, err := googleverify.Mocks(g.env)
 	if err != nil {
 		t.Fatal(err)
@@ -175,11 +179,11 @@ type identityResp struct {
 // send builds the google signer for a and requests target through it.
 func send(t *testing.T, a profiles.Auth, target string, d Deps) (int, identityResp) {
 	t.Helper()
-	ts, header, err := googleTokenSource(context.Background(), a, target, d, noMetadataEnv)
+	gt, err := googleTokenSource(context.Background(), a, target, d, noMetadataEnv)
 	if err != nil {
 		t.Fatalf("signer: %v", err)
 	}
-	client := &http.Client{Transport: &Transport{Signer: Bearer(ts, header)}}
+	client := &http.Client{Transport: &Transport{Signer: &googleSigner{Signer: Bearer(gt, gt.header), t: gt}}}
 	resp, err := client.Get(target)
 	if err != nil {
 		t.Fatalf("request: %v", err)
@@ -349,10 +353,11 @@ func TestGoogleServerlessHeader(t *testing.T) {
 	g := newGoogleGW(t)
 	d, _ := googleDeps(t, nil)
 	a := profiles.Auth{Credentials: demoKeyFile(t, g), Audience: g.URL + "/run", Header: "x-serverless-authorization"}
-	ts, header, err := googleTokenSource(context.Background(), a, g.URL+"/run/x", d, noMetadataEnv)
-	if err != nil || header != "X-Serverless-Authorization" {
-		t.Fatalf("%q %v", header, err)
+	ts, err := googleTokenSource(context.Background(), a, g.URL+"/run/x", d, noMetadataEnv)
+	if err != nil || ts.header != "X-Serverless-Authorization" {
+		t.Fatalf("%v", err)
 	}
+	header := ts.header
 	req, _ := http.NewRequest("GET", g.URL+"/run/x", nil)
 	req.Header.Set("Authorization", "Basic YXBwOnNlY3JldA==")
 	resp, err := (&http.Client{Transport: &Transport{Signer: Bearer(ts, header)}}).Do(req)
@@ -365,7 +370,7 @@ func TestGoogleServerlessHeader(t *testing.T) {
 	if resp.StatusCode != 200 || r.Headers["Authorization"][0] != "Basic YXBwOnNlY3JldA==" || r.Headers["X-Serverless-Authorization"] != nil {
 		t.Fatalf("%d %+v", resp.StatusCode, r)
 	}
-	if _, _, err := googleTokenSource(context.Background(), profiles.Auth{Credentials: a.Credentials, Header: "X-Token"}, g.URL, d, noMetadataEnv); err == nil {
+	if _, err := googleTokenSource(context.Background(), profiles.Auth{Credentials: a.Credentials, Header: "X-Token"}, g.URL, d, noMetadataEnv); err == nil {
 		t.Fatal("an arbitrary header must be refused")
 	}
 }
@@ -425,7 +430,7 @@ func TestGoogleCacheAcrossSigners(t *testing.T) {
 }
 
 func googleIDTokenWith(ctx context.Context, a profiles.Auth, target string, d Deps) (*oauth2.Token, error) {
-	ts, _, err := googleTokenSource(ctx, a, target, d, noMetadataEnv)
+	ts, err := googleTokenSource(ctx, a, target, d, noMetadataEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +441,7 @@ func TestGoogleNoCredentialsFailsFast(t *testing.T) {
 	g := newGoogleGW(t)
 	d, _ := googleDeps(t, nil)
 	start := time.Now()
-	_, _, err := googleTokenSource(context.Background(), profiles.Auth{}, g.URL, d, noMetadataEnv)
+	_, err := googleTokenSource(context.Background(), profiles.Auth{}, g.URL, d, noMetadataEnv)
 	var ce *CredentialError
 	if !errors.As(err, &ce) || !strings.Contains(ce.Hint, "gcloud auth application-default login") || !strings.Contains(ce.Hint, "GOOGLE_APPLICATION_CREDENTIALS") {
 		t.Fatalf("err = %#v", err)
@@ -507,7 +512,7 @@ func TestGoogleCredentialErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, tl := googleDeps(t, nil)
-			ts, _, err := googleTokenSource(context.Background(), tc.a, g.URL+"/run", d, noMetadataEnv)
+			ts, err := googleTokenSource(context.Background(), tc.a, g.URL+"/run", d, noMetadataEnv)
 			if !tc.build {
 				if err != nil {
 					t.Fatalf("build: %v", err)
@@ -603,4 +608,88 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A cached token the gateway refuses as expired (its clock moved on, as with
+// --clock-offset) is dropped and re-minted once; a freshly minted token that
+// is refused is not retried.
+func TestGoogleRetryRefusedCachedToken(t *testing.T) {
+	g := newGoogleGW(t)
+	d, tl := googleDeps(t, nil)
+	a := profiles.Auth{Credentials: demoKeyFile(t, g), Audience: g.URL + "/run"}
+	get := func() (int, string) {
+		s, err := newGoogleWith(a, g.URL+"/run/x", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: &Transport{Signer: s}}).Get(g.URL + "/run/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r identityResp
+		json.NewDecoder(resp.Body).Decode(&r)
+		return resp.StatusCode, r.Reason
+	}
+	// The cache holds a token that the client's clock (two hours slow)
+	// still thinks valid, but that expired 30 minutes ago for the gateway.
+	d.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	gt, err := googleTokenSource(context.Background(), a, g.URL+"/run/x", d, noMetadataEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := g.state.Sign(map[string]any{"aud": g.URL + "/run", "sub": "1",
+		"iat": time.Now().Add(-90 * time.Minute).Unix(), "exp": time.Now().Add(-30 * time.Minute).Unix()})
+	if err := gt.cache.Put(gt.key, &oauth2.Token{AccessToken: stale, Expiry: time.Now().Add(-30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := get(); code != 200 {
+		t.Fatalf("%d %s\n%s", code, reason, tl)
+	}
+	if n := g.count("token"); n != 1 {
+		t.Fatalf("token endpoint called %d times, want 1 (one re-mint)", n)
+	}
+	if cached, _ := gt.cache.Get(gt.key); cached == nil || cached.AccessToken == stale {
+		t.Fatal("the refused token is still cached")
+	}
+	if !strings.Contains(tl.String(), "refused the cached ID token (token expired)") {
+		t.Fatalf("no retry trace:\n%s", tl)
+	}
+	// A token refused right after minting is not retried, and a cached one
+	// only once per request.
+	g.offset.Store(0)
+	g.mux.HandleFunc("/always401/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(401)
+	})
+	for i, want := range []int{1, 1} { // empty cache: 1 mint, no retry; cached token: one retry, one mint
+		g.resetCounts()
+		s, err := newGoogleWith(a, g.URL+"/always401/x", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			d.CacheDir = t.TempDir()
+			s, _ = newGoogleWith(a, g.URL+"/always401/x", d)
+		}
+		resp, err := (&http.Client{Transport: &Transport{Signer: s}}).Get(g.URL + "/always401/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if n := g.count("token"); n != want {
+			t.Fatalf("request %d: token endpoint called %d times, want %d", i, n, want)
+		}
+	}
+}
+
+func newGoogleWith(a profiles.Auth, target string, d Deps) (Signer, error) {
+	t, err := googleTokenSource(context.Background(), a, target, d, noMetadataEnv)
+	if err != nil {
+		return nil, err
+	}
+	return &googleSigner{Signer: Bearer(t, t.header), t: t}, nil
 }
