@@ -6,6 +6,11 @@ import "github.com/spf13/cobra"
 // demo commands, in help order.
 func extraCommands(f *Factory, profile *string) []*cobra.Command {
 	return []*cobra.Command{
+		newCmdLogin(f, profile),
+		newCmdLogout(f, profile),
+		newCmdToken(f, profile),
+		newCmdWhoami(f, profile),
+		newCmdPresign(f, profile),
 		newCmdGateway(f),
 	}
 }
