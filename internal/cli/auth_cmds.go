@@ -512,4 +512,3 @@ func newCmdPresign(f *Factory, profile *string) *cobra.Command {
 	cmd.Flags().StringVar(&ro.AWSProfile, "aws-profile", "", "AWS shared-config profile")
 	return cmd
 }
-
