@@ -375,7 +375,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	// Freshness.
 	if cred.presigned {
 		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Round(time.Second), shortDur(v.opts.MaxSkew)).
+			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 		life := time.Duration(cred.expires) * time.Second
@@ -387,7 +387,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Round(time.Second), shortDur(v.opts.MaxSkew)).
+		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 			With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 
