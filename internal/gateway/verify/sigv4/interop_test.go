@@ -108,11 +108,11 @@ type interopResult struct {
 	Reason string         `json:"reason"`
 	Detail map[string]any `json:"details"`
 	URI    string         `json:"request_uri"`
-	Path   string `json:"path"`
-	Query  string `json:"query"`
-	Body   string `json:"body_sha256"`
-	Prin   string `json:"principal"`
-	Authz  string `json:"authorization"`
+	Path   string         `json:"path"`
+	Query  string         `json:"query"`
+	Body   string         `json:"body_sha256"`
+	Prin   string         `json:"principal"`
+	Authz  string         `json:"authorization"`
 }
 
 func (c interopCase) url(base string) string {

@@ -236,7 +236,9 @@ func TestRules(t *testing.T) {
 		}},
 		{name: "unsigned x-amz header", reason: "x-amz-foo is present but not signed",
 			req: func(t *testing.T) *http.Request { return signed(t, signOpts{after: http.Header{"X-Amz-Foo": {"bar"}}}) }},
-		{name: "signed x-amz header", req: func(t *testing.T) *http.Request { return signed(t, signOpts{header: http.Header{"X-Amz-Foo": {"bar"}}}) }},
+		{name: "signed x-amz header", req: func(t *testing.T) *http.Request {
+			return signed(t, signOpts{header: http.Header{"X-Amz-Foo": {"bar"}}})
+		}},
 		{name: "signed header removed", reason: "signed header x-custom is not in the request", req: func(t *testing.T) *http.Request {
 			r := signed(t, signOpts{header: http.Header{"X-Custom": {"v"}}})
 			r.Header.Del("X-Custom")
