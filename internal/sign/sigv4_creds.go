@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
@@ -29,6 +28,9 @@ type credOptions struct {
 	// onEC2 reports whether this machine looks like an EC2 instance; nil
 	// means the real probe (ec2Signs).
 	onEC2 func() bool
+	// imdsEndpoint replaces the instance metadata endpoint (tests point it
+	// at a fake on 127.0.0.1, so even a wrong decision never leaves the host).
+	imdsEndpoint string
 }
 
 // AWSCredentials returns the AWS credentials an auth block selects, cached
@@ -73,10 +75,12 @@ func awsCredentials(ctx context.Context, a profiles.Auth, d Deps, o credOptions)
 		return staticAWSCredentials(ctx, kind, a, d, getenv)
 	}
 
-	opts := []func(*config.LoadOptions) error{}
-	if d.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(d.HTTPClient))
-	}
+	// NOTE: the chain (SSO, STS assume-role, container credentials) keeps the
+	// SDK's own HTTP client rather than d.HTTPClient: only the SDK's
+	// buildable client can take AWS_CA_BUNDLE / ca_bundle, and with any other
+	// client LoadDefaultConfig fails outright when a bundle is configured.
+	// It honours HTTPS_PROXY and NO_PROXY like the AWS CLI.
+	var opts []func(*config.LoadOptions) error
 	if a.AWSProfile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(a.AWSProfile))
 	}
@@ -89,15 +93,18 @@ func awsCredentials(ctx context.Context, a profiles.Auth, d Deps, o credOptions)
 	}
 	useIMDS, why := imdsAllowed(getenv, onEC2)
 	if useIMDS {
-		// NOTE: the SDK's IMDS client already dials with a 250 ms timeout
-		// when it builds its own HTTP client; giving it d.HTTPClient (as
-		// WithHTTPClient would) loses that, so it gets its own client here,
-		// and two attempts instead of the standard three.
+		// The SDK's IMDS client dials with a 250 ms timeout and waits 500 ms
+		// for headers; without retries an unreachable IMDS costs about a
+		// second instead of several (the credentials cache asks again on
+		// the next request anyway).
 		opts = append(opts, config.WithEC2RoleCredentialOptions(func(eo *ec2rolecreds.Options) {
-			eo.Client = imds.New(imds.Options{Retryer: retry.AddWithMaxAttempts(retry.NewStandard(), 2)})
+			eo.Client = imds.New(imds.Options{Endpoint: o.imdsEndpoint, Retryer: aws.NopRetryer{}})
 		}))
 	} else {
 		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+		if o.imdsEndpoint != "" {
+			opts = append(opts, config.WithEC2IMDSEndpoint(o.imdsEndpoint))
+		}
 	}
 	d.Tracef("sigv4: credential chain: aws profile %q, instance metadata %s", displayProfile(a.AWSProfile, getenv), why)
 

@@ -19,9 +19,9 @@ import (
 	"github.com/gwcurl/gwcurl/internal/awsv4/suite"
 )
 
-// clientExclusions are the suite cases the client's signer does not run,
+// v4ClientExclusions are the suite cases the client's signer does not run,
 // with the reason. Keep this list minimal.
-var clientExclusions = map[string]string{
+var v4ClientExclusions = map[string]string{
 	// The session token is added after signing and left out of the
 	// signature. gwcurl always signs the token (PROTOCOLS S-AWS-11; PRODUCT
 	// §5 "Session tokens are signed"); the verifier tests check that such a
@@ -29,11 +29,11 @@ var clientExclusions = map[string]string{
 	"aws-c-auth/post-sts-header-after": "session token deliberately unsigned; gwcurl always signs it",
 }
 
-// suiteRequest builds the request of a vector the way a caller would hand it
+// v4SuiteRequest builds the request of a vector the way a caller would hand it
 // to the signer. URL.Opaque keeps the target's path byte for byte (the
 // vectors put raw spaces and UTF-8 on the request line, which url.Parse
 // would re-escape).
-func suiteRequest(t *testing.T, c suite.Case) *http.Request {
+func v4SuiteRequest(t *testing.T, c suite.Case) *http.Request {
 	t.Helper()
 	r := c.Request
 	host := r.Host()
@@ -60,7 +60,7 @@ func suiteRequest(t *testing.T, c suite.Case) *http.Request {
 	return req
 }
 
-func suiteParams(t *testing.T, c suite.Case, req *http.Request, presign bool) v4Params {
+func v4SuiteParams(t *testing.T, c suite.Case, req *http.Request, presign bool) v4Params {
 	t.Helper()
 	hash, _, err := payloadSHA256(req)
 	if err != nil {
@@ -80,7 +80,7 @@ func suiteParams(t *testing.T, c suite.Case, req *http.Request, presign bool) v4
 	return p
 }
 
-func suiteCreds(c suite.Case) aws.Credentials {
+func v4SuiteCreds(c suite.Case) aws.Credentials {
 	return aws.Credentials{AccessKeyID: c.Credentials.AccessKeyID, SecretAccessKey: c.Credentials.SecretAccessKey, SessionToken: c.Credentials.SessionToken}
 }
 
@@ -97,46 +97,46 @@ func TestSigV4Suite(t *testing.T) {
 	var ran, ranQuery, skipped int
 	for _, c := range cases {
 		t.Run(c.ID(), func(t *testing.T) {
-			if why, ok := clientExclusions[c.ID()]; ok {
+			if why, ok := v4ClientExclusions[c.ID()]; ok {
 				skipped++
 				t.Skip(why)
 			}
 			ran++
-			req := suiteRequest(t, c)
-			creds := suiteCreds(c)
+			req := v4SuiteRequest(t, c)
+			creds := v4SuiteCreds(c)
 			if c.OmitSessionToken {
 				// botocore post-sts-header-after: the request given to the
 				// signer has no token (it is added afterwards), so the
 				// signer has none to sign.
 				creds.SessionToken = ""
 			}
-			res, err := signV4(context.Background(), signer, creds, req, suiteParams(t, c, req, false))
+			res, err := signV4(context.Background(), signer, creds, req, v4SuiteParams(t, c, req, false))
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, "canonical request", res.CanonicalRequest, c.Header.CanonicalRequest)
-			check(t, "string to sign", res.StringToSign, c.Header.StringToSign)
-			check(t, "signature", res.Signature, c.Header.Signature)
-			check(t, "Authorization", req.Header.Get("Authorization"), c.Header.Authorization)
-			check(t, "X-Amz-Date", req.Header.Get("X-Amz-Date"), c.Time.UTC().Format(awsv4.TimeFormat))
+			v4Check(t, "canonical request", res.CanonicalRequest, c.Header.CanonicalRequest)
+			v4Check(t, "string to sign", res.StringToSign, c.Header.StringToSign)
+			v4Check(t, "signature", res.Signature, c.Header.Signature)
+			v4Check(t, "Authorization", req.Header.Get("Authorization"), c.Header.Authorization)
+			v4Check(t, "X-Amz-Date", req.Header.Get("X-Amz-Date"), c.Time.UTC().Format(awsv4.TimeFormat))
 
 			if c.Query == nil {
 				return
 			}
 			ranQuery++
-			req = suiteRequest(t, c)
-			res, err = signV4(context.Background(), signer, suiteCreds(c), req, suiteParams(t, c, req, true))
+			req = v4SuiteRequest(t, c)
+			res, err = signV4(context.Background(), signer, v4SuiteCreds(c), req, v4SuiteParams(t, c, req, true))
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, "query canonical request", res.CanonicalRequest, c.Query.CanonicalRequest)
-			check(t, "query string to sign", res.StringToSign, c.Query.StringToSign)
-			check(t, "query signature", res.Signature, c.Query.Signature)
+			v4Check(t, "query canonical request", res.CanonicalRequest, c.Query.CanonicalRequest)
+			v4Check(t, "query string to sign", res.StringToSign, c.Query.StringToSign)
+			v4Check(t, "query signature", res.Signature, c.Query.Signature)
 			got, err := url.Parse(res.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, "signed URL query", sortedQuery(t, got.RawQuery), sortedQuery(t, c.Query.Signed.RawQuery()))
+			v4Check(t, "signed URL query", v4SortedQuery(t, got.RawQuery), v4SortedQuery(t, c.Query.Signed.RawQuery()))
 		})
 	}
 	t.Logf("suite: %d cases, %d signed in header form, %d also in query form, %d excluded", len(cases), ran, ranQuery, skipped)
@@ -145,7 +145,7 @@ func TestSigV4Suite(t *testing.T) {
 	}
 }
 
-func sortedQuery(t *testing.T, raw string) string {
+func v4SortedQuery(t *testing.T, raw string) string {
 	t.Helper()
 	ps, err := awsv4.ParseQuery(raw)
 	if err != nil {
@@ -159,7 +159,7 @@ func sortedQuery(t *testing.T, raw string) string {
 	return strings.Join(s, "&")
 }
 
-func check(t *testing.T, what, got, want string) {
+func v4Check(t *testing.T, what, got, want string) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s:\n got: %q\nwant: %q", what, got, want)
