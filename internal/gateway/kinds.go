@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
 )
 
 // DefaultKinds returns the auth kinds the gateway knows, by the name used in
@@ -16,7 +17,7 @@ func DefaultKinds() map[string]auth.Factory {
 	return map[string]auth.Factory{
 		"none":         NoneFactory,
 		"sigv4":        NotImplemented("sigv4"),
-		"sts_identity": NotImplemented("sts_identity"),
+		"sts_identity": stsverify.Factory,
 		"google_id":    NotImplemented("google_id"),
 		"cf_access":    NotImplemented("cf_access"),
 		"jwt":          NotImplemented("jwt"),
@@ -26,7 +27,9 @@ func DefaultKinds() map[string]auth.Factory {
 // DefaultMocks returns the mock identity providers the gateway serves
 // (one factory per kind that has providers). Register each with one line.
 func DefaultMocks() []auth.MockFactory {
-	return []auth.MockFactory{}
+	return []auth.MockFactory{
+		stsverify.Mocks,
+	}
 }
 
 // NoneFactory builds the verifier of `auth: {kind: none}`: it accepts every

@@ -45,7 +45,9 @@ func New(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, e
 		return newSigV4(ctx, a, target, d)
 	case "google":
 		return newGoogle(ctx, a, target, d)
-	case "sts-identity", "cognito", "magic-link":
+	case "sts-identity":
+		return newSTSIdentitySigner(ctx, a, target, d)
+	case "cognito", "magic-link":
 		return nil, fmt.Errorf("auth kind %q is not implemented yet", a.Kind)
 	default:
 		return nil, fmt.Errorf("unknown auth kind %q", a.Kind)
