@@ -481,10 +481,14 @@ func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) e
 	return d.errf(k, full, "unknown key (known keys: %s)", strings.Join(known, ", "))
 }
 
-// closest returns the known key within edit distance 2 of key, if any.
+// closest returns the known key within edit distance 2 of key, or one
+// that key begins (strip → strip_prefix), if any.
 func closest(key string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
+		if len(key) >= 3 && strings.HasPrefix(k, key) {
+			return k
+		}
 		if dd := editDistance(key, k); dd < bestD {
 			best, bestD = k, dd
 		}

@@ -24,11 +24,11 @@ import (
 // for these names are replaced, as an edge response-headers policy with
 // "override origin" does).
 var defaultSecurityHeaders = map[string]string{
-	"Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-	"X-Content-Type-Options":    "nosniff",
-	"X-Frame-Options":           "DENY",
-	"Referrer-Policy":           "no-referrer",
-	"Content-Security-Policy":   "default-src 'none'; frame-ancestors 'none'",
+	"Strict-Transport-Security":  "max-age=63072000; includeSubDomains",
+	"X-Content-Type-Options":     "nosniff",
+	"X-Frame-Options":            "DENY",
+	"Referrer-Policy":            "no-referrer",
+	"Content-Security-Policy":    "default-src 'none'; frame-ancestors 'none'",
 	"Cross-Origin-Opener-Policy": "same-origin",
 }
 

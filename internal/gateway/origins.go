@@ -155,7 +155,8 @@ func isJSONType(ct string) bool {
 const maxItems = 10000
 
 // itemStore is builtin:items, a small in-memory items API, one store per
-// route, safe for concurrent use:
+// route, safe for concurrent use. The collection is the path it is mounted
+// at with `paths:` (e.g. /items), or /items when it is a route's upstream:
 //
 //	GET    /items        list, oldest first (a JSON array)
 //	POST   /items        create from a JSON object: 201 + the item + Location
@@ -177,13 +178,23 @@ func newItemStore(now func() time.Time) *itemStore {
 	return &itemStore{now: now, items: map[string]map[string]any{}}
 }
 
-func (s *itemStore) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+// itemsMount serves a store's collection at one path.
+type itemsMount struct {
+	store      *itemStore
+	collection string
+}
+
+func (m itemsMount) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	return m.store.serve(w, r, m.collection)
+}
+
+func (s *itemStore) serve(w http.ResponseWriter, r *http.Request, collection string) error {
 	if st := stateOf(w); st != nil {
 		st.upstream = "builtin:items"
 	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/items")
-	if !ok || rest != "" && rest[0] != '/' {
-		return &HTTPError{Status: http.StatusNotFound, Decision: "no_route", Reason: "items: no such path " + r.URL.Path + " (want /items or /items/ID)"}
+	rest, ok := strings.CutPrefix(r.URL.Path, collection)
+	if !ok || rest != "" && rest[0] != '/' || strings.Count(strings.Trim(rest, "/"), "/") > 0 {
+		return &HTTPError{Status: http.StatusNotFound, Decision: "no_route", Reason: "items: no such path " + r.URL.Path + " (want " + collection + " or " + collection + "/ID)"}
 	}
 	id := strings.Trim(rest, "/")
 	h := w.Header()
@@ -224,7 +235,7 @@ func (s *itemStore) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		h["Location"] = []string{itemsPath(w, r) + "/" + id}
+		h["Location"] = []string{itemsPath(w, r, collection) + "/" + id}
 		writeJSON(w, http.StatusCreated, append(out, '\n'))
 		return nil
 	case id == "":
@@ -299,13 +310,13 @@ func itemNotFound(id string) error {
 	return &HTTPError{Status: http.StatusNotFound, Decision: "not_found", Reason: "items: no item " + strconv.Quote(id)}
 }
 
-// itemsPath is /items as the client addresses it (with the part of the
-// route prefix the gateway stripped).
-func itemsPath(w http.ResponseWriter, r *http.Request) string {
+// itemsPath is the collection as the client addresses it (with the part
+// of the route prefix the gateway stripped).
+func itemsPath(w http.ResponseWriter, r *http.Request, collection string) string {
 	if st := stateOf(w); st != nil && strings.HasSuffix(st.path, r.URL.Path) {
-		return strings.TrimSuffix(st.path, r.URL.Path) + "/items"
+		return strings.TrimSuffix(st.path, r.URL.Path) + collection
 	}
-	return "/items"
+	return collection
 }
 
 func principal(r *http.Request) string {

@@ -95,7 +95,7 @@ func (l *requestLog) record(st *reqState) {
 func (l *requestLog) recent() []LogEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []LogEntry
+	out := make([]LogEntry, 0, len(l.ring))
 	if l.full {
 		out = append(out, l.ring[l.next:]...)
 	}

@@ -80,7 +80,7 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		return nil, err
 	}
 	rt.info.Upstream = upstream
-	def, err := g.origin(rt, rc, upstream, key+".upstream")
+	def, err := g.origin(rt, rc, upstream, "/items", key+".upstream")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 			if err != nil {
 				return nil, err
 			}
-			o, err := g.origin(rt, rc, u, key+".paths."+p)
+			o, err := g.origin(rt, rc, u, p, key+".paths."+p)
 			if err != nil {
 				return nil, err
 			}
@@ -127,8 +127,9 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 	return rt, nil
 }
 
-// origin builds the Handler for one upstream string.
-func (g *Gateway) origin(rt *route, rc *Route, upstream, key string) (Handler, error) {
+// origin builds the Handler for one upstream string; mount is the path
+// builtin:items serves its collection at.
+func (g *Gateway) origin(rt *route, rc *Route, upstream, mount, key string) (Handler, error) {
 	switch upstream {
 	case "builtin:echo":
 		return echoOrigin{bufs: &g.bodyBufs}, nil
@@ -136,7 +137,7 @@ func (g *Gateway) origin(rt *route, rc *Route, upstream, key string) (Handler, e
 		if rt.items == nil {
 			rt.items = newItemStore(g.now)
 		}
-		return rt.items, nil
+		return itemsMount{store: rt.items, collection: mount}, nil
 	}
 	if p := upstreamProblem(upstream); p != "" {
 		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key, Problem: p}
