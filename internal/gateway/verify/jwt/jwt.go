@@ -1,0 +1,521 @@
+// Package jwtverify is the mock gateway's `jwt` verifier: it accepts a
+// request whose bearer token is a JWT signed by a configured issuer, as an
+// API Gateway Cognito authorizer or any OIDC resource server does. It is
+// used for the Cognito-compatible and magic-link mock providers' tokens and
+// works as well for any issuer with a JWKS.
+//
+// # Route config
+//
+//	auth:
+//	  kind: jwt
+//	  issuer: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X  # required, exact iss
+//	  jwks_url: https://…/.well-known/jwks.json   # optional, see below
+//	  client_id: gwcurl-demo         # or a list; aud of ID tokens, client_id of access tokens
+//	  audience: [api://x]            # optional; aud must contain one of these
+//	  token_use: id                  # id | access | any (default any)
+//	  scopes: [orders/read]          # optional; all must be in the scope claim
+//	  header: Authorization          # optional, where the Bearer token is
+//	  algorithms: [RS256]            # optional
+//	  leeway: 30s                    # optional clock skew allowance (default 0 for exp, 60s for nbf/iat)
+//
+// # Keys
+//
+// When jwks_url is set, keys are fetched from it (cached, refetched for an
+// unknown kid). Otherwise, when a mock provider of the same gateway issues
+// tokens as `issuer`, its keys are used in process (no HTTP round trip to
+// itself). Otherwise the issuer's OIDC discovery document names jwks_uri.
+//
+// # Rules (PROTOCOLS V-COG-1)
+//
+// Signature by kid with an allowed algorithm (never "none" or HMAC); iss
+// equal to the issuer; exp required and in the future; nbf and iat not in
+// the future; token_use as configured; an ID token's aud and an access
+// token's client_id among the configured client ids. An expired, unsigned
+// or badly signed token is a 401 with `WWW-Authenticate: Bearer
+// error="invalid_token"` (RFC 6750), which tells a client to refresh and
+// retry; a valid token for something else (issuer, audience, token_use,
+// scope) is a 403.
+package jwtverify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// Kind is the verifier's name in gateway configs and in Identity.Kind.
+const Kind = "jwt"
+
+// issuersKey is where mock providers register their key sets in
+// auth.Env.Shared.
+const issuersKey = "jwt:issuers"
+
+// Defaults.
+const (
+	defaultFutureLeeway = 60 * time.Second
+	maxLeeway           = 10 * time.Minute
+	maxTokenBytes       = 16 << 10
+	fetchTimeout        = 10 * time.Second
+)
+
+// RegisterIssuer tells the gateway's jwt verifiers that a mock provider of
+// this gateway issues tokens as issuer, signed with keys. Mock providers are
+// built before verifiers, from one goroutine, so Shared needs no lock.
+func RegisterIssuer(env *auth.Env, issuer string, keys oidc.KeySet) error {
+	if env == nil || issuer == "" || keys == nil {
+		return errors.New("jwt: RegisterIssuer needs an environment, an issuer and keys")
+	}
+	if env.Shared == nil {
+		env.Shared = map[string]any{}
+	}
+	m, _ := env.Shared[issuersKey].(map[string]oidc.KeySet)
+	if m == nil {
+		m = map[string]oidc.KeySet{}
+		env.Shared[issuersKey] = m
+	}
+	if _, dup := m[issuer]; dup {
+		return fmt.Errorf("jwt: two mock providers issue tokens as %s", issuer)
+	}
+	m[issuer] = keys
+	return nil
+}
+
+func registered(env *auth.Env, issuer string) oidc.KeySet {
+	if env == nil {
+		return nil
+	}
+	m, _ := env.Shared[issuersKey].(map[string]oidc.KeySet)
+	return m[issuer]
+}
+
+// config is a jwt route's auth block.
+type config struct {
+	Kind       string     `yaml:"kind"`
+	Issuer     string     `yaml:"issuer"`
+	JWKSURL    string     `yaml:"jwks_url"`
+	ClientID   stringList `yaml:"client_id"`
+	Audience   stringList `yaml:"audience"`
+	TokenUse   string     `yaml:"token_use"`
+	Scopes     stringList `yaml:"scopes"`
+	Header     string     `yaml:"header"`
+	Algorithms stringList `yaml:"algorithms"`
+	Leeway     string     `yaml:"leeway"`
+}
+
+// stringList accepts a scalar or a list.
+type stringList []string
+
+func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*s = []string{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		*s = l
+		return nil
+	}
+	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
+}
+
+var allowedAlgs = map[string]jose.SignatureAlgorithm{
+	"RS256": jose.RS256, "RS384": jose.RS384, "RS512": jose.RS512,
+	"PS256": jose.PS256, "PS384": jose.PS384, "PS512": jose.PS512,
+	"ES256": jose.ES256, "ES384": jose.ES384, "ES512": jose.ES512,
+	"EdDSA": jose.EdDSA,
+}
+
+// Verifier is one jwt route.
+type Verifier struct {
+	issuer    string
+	clientIDs []string
+	audiences []string
+	tokenUse  string // "", "id" or "access"
+	scopes    []string
+	header    string
+	algs      []jose.SignatureAlgorithm
+	leeway    time.Duration
+	now       func() time.Time
+	keys      keySource
+}
+
+// Interface guards.
+var (
+	_ auth.Factory  = Factory
+	_ auth.Verifier = (*Verifier)(nil)
+)
+
+// Factory builds a jwt route's verifier from its auth block.
+func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
+	return New(node, env)
+}
+
+// New is Factory with the concrete type.
+func New(node *yaml.Node, env *auth.Env) (*Verifier, error) {
+	if node == nil || node.Kind != yaml.MappingNode {
+		return nil, errors.New("jwt: the auth block must be a mapping")
+	}
+	known := []string{"kind", "issuer", "jwks_url", "client_id", "audience", "token_use", "scopes", "header", "algorithms", "leeway"}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if k := node.Content[i]; !slices.Contains(known, k.Value) {
+			return nil, fmt.Errorf("jwt: line %d: unknown key %q in auth (known: %s)", k.Line, k.Value, strings.Join(known, ", "))
+		}
+	}
+	var c config
+	if err := node.Decode(&c); err != nil {
+		return nil, fmt.Errorf("jwt: %w", err)
+	}
+	if c.Kind != "" && c.Kind != Kind {
+		return nil, fmt.Errorf("jwt: auth.kind is %q, want %q", c.Kind, Kind)
+	}
+	if c.Issuer == "" {
+		return nil, errors.New("jwt: auth.issuer is required (the exact iss of accepted tokens)")
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("jwt: auth.issuer %q: want an http(s) URL", c.Issuer)
+	}
+	if len(c.ClientID) == 0 && len(c.Audience) == 0 {
+		return nil, errors.New("jwt: set auth.client_id (the app client id) or auth.audience: a token for any audience is never accepted")
+	}
+	v := &Verifier{
+		issuer:    c.Issuer,
+		clientIDs: c.ClientID,
+		audiences: c.Audience,
+		scopes:    c.Scopes,
+		header:    http.CanonicalHeaderKey(c.Header),
+		now:       time.Now,
+	}
+	if env != nil && env.Now != nil {
+		v.now = env.Now
+	}
+	if v.header == "" {
+		v.header = "Authorization"
+	}
+	switch c.TokenUse {
+	case "", "any":
+	case "id", "access":
+		v.tokenUse = c.TokenUse
+	default:
+		return nil, fmt.Errorf("jwt: auth.token_use %q: want id, access or any", c.TokenUse)
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{"RS256"}
+	}
+	for _, a := range c.Algorithms {
+		alg, ok := allowedAlgs[a]
+		if !ok {
+			return nil, fmt.Errorf("jwt: auth.algorithms: %q is not an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)", a)
+		}
+		v.algs = append(v.algs, alg)
+	}
+	if c.Leeway != "" {
+		d, err := time.ParseDuration(c.Leeway)
+		if err != nil || d < 0 || d > maxLeeway {
+			return nil, fmt.Errorf("jwt: auth.leeway %q: want a duration between 0s and %s", c.Leeway, maxLeeway)
+		}
+		v.leeway = d
+	}
+	switch {
+	case c.JWKSURL != "":
+		u, err := url.Parse(c.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("jwt: auth.jwks_url %q: want an http(s) URL", c.JWKSURL)
+		}
+		v.keys = &remoteKeys{jwksURL: c.JWKSURL}
+	case registered(env, c.Issuer) != nil:
+		v.keys = staticKeys{registered(env, c.Issuer)}
+	default:
+		v.keys = &remoteKeys{issuer: c.Issuer}
+	}
+	return v, nil
+}
+
+// keySource yields the key set lazily (discovery may need the network).
+type keySource interface {
+	keySet(ctx context.Context) (oidc.KeySet, error)
+}
+
+type staticKeys struct{ ks oidc.KeySet }
+
+func (s staticKeys) keySet(context.Context) (oidc.KeySet, error) { return s.ks, nil }
+
+// remoteKeys fetches a JWKS over HTTP, from jwks_url or the issuer's
+// discovery document, with go-oidc's RemoteKeySet (cached; refetched once
+// for an unknown kid). A failed discovery is retried on the next request.
+type remoteKeys struct {
+	issuer  string
+	jwksURL string
+
+	mu sync.Mutex
+	ks oidc.KeySet
+}
+
+func (r *remoteKeys) keySet(ctx context.Context) (oidc.KeySet, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ks != nil {
+		return r.ks, nil
+	}
+	client := &http.Client{Timeout: fetchTimeout}
+	bg := oidc.ClientContext(context.Background(), client)
+	jwksURL := r.jwksURL
+	if jwksURL == "" {
+		dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), fetchTimeout)
+		defer cancel()
+		p, err := oidc.NewProvider(dctx, r.issuer)
+		if err != nil {
+			return nil, fmt.Errorf("discovery of %s failed: %v", r.issuer, err)
+		}
+		var doc struct {
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := p.Claims(&doc); err != nil || doc.JWKSURI == "" {
+			return nil, fmt.Errorf("the discovery document of %s has no jwks_uri", r.issuer)
+		}
+		jwksURL = doc.JWKSURI
+	}
+	r.ks = oidc.NewRemoteKeySet(bg, jwksURL)
+	return r.ks, nil
+}
+
+// Verify implements auth.Verifier.
+func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identity, error) {
+	raw, rej := v.bearer(r)
+	if rej != nil {
+		return nil, rej
+	}
+	claims, rej := v.check(r.Context(), raw)
+	if rej != nil {
+		return nil, rej
+	}
+	r.Header.Del(v.header) // consumed: the origin sees the identity, not the token
+	return &auth.Identity{Kind: Kind, Principal: principal(claims), Claims: claims}, nil
+}
+
+func (v *Verifier) bearer(r *http.Request) (string, *auth.Rejection) {
+	vals := r.Header.Values(v.header)
+	if len(vals) == 0 {
+		rej := auth.Unauthorized("missing bearer token in the %s header", v.header)
+		rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl"`}}
+		return "", rej
+	}
+	if len(vals) > 1 {
+		return "", invalidRequest("more than one %s header", v.header)
+	}
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", invalidRequest("the %s header must be \"Bearer <token>\"", v.header)
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" || len(tok) > maxTokenBytes {
+		return "", invalidRequest("the bearer token is empty or too long")
+	}
+	return tok, nil
+}
+
+// check verifies raw and returns its claims, or the rejection.
+func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth.Rejection) {
+	jws, err := jose.ParseSigned(raw, v.algs)
+	if err != nil {
+		if strings.Count(raw, ".") != 2 {
+			return nil, invalidToken("the bearer token is not a JWT")
+		}
+		return nil, invalidToken("JWT signature algorithm not accepted (want %s): %v", algNames(v.algs), err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, invalidToken("the JWT must carry exactly one signature")
+	}
+	ks, err := v.keys.keySet(ctx)
+	if err != nil {
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error()}
+	}
+	payload, err := ks.VerifySignature(ctx, raw)
+	if err != nil {
+		kid := jws.Signatures[0].Header.KeyID
+		return nil, invalidToken("signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err)
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, invalidToken("the JWT payload is not a JSON object")
+	}
+	if iss, _ := claims["iss"].(string); iss != v.issuer {
+		return nil, forbidden("claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"]))
+	}
+	now := v.now()
+	exp, ok := numericDate(claims["exp"])
+	if !ok {
+		return nil, invalidToken("claim exp is missing")
+	}
+	if !now.Before(exp.Add(v.leeway)) {
+		return nil, invalidToken("token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second))
+	}
+	future := max(v.leeway, defaultFutureLeeway)
+	if nbf, ok := numericDate(claims["nbf"]); ok && nbf.After(now.Add(future)) {
+		return nil, invalidToken("token not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if iat, ok := numericDate(claims["iat"]); ok && iat.After(now.Add(future)) {
+		return nil, invalidToken("claim iat is in the future (%s): check the clocks", iat.UTC().Format(time.RFC3339))
+	}
+	use, _ := claims["token_use"].(string)
+	if v.tokenUse != "" && use != v.tokenUse {
+		return nil, forbidden("claim token_use: want %s, got %s", v.tokenUse, quoteOrMissing(claims["token_use"]))
+	}
+	aud := audience(claims["aud"])
+	if len(v.clientIDs) > 0 {
+		if use == "access" || (use == "" && len(aud) == 0) {
+			cid, _ := claims["client_id"].(string)
+			if !slices.Contains(v.clientIDs, cid) {
+				return nil, forbidden("claim client_id: want %s, got %s", strings.Join(v.clientIDs, " or "), quoteOrMissing(claims["client_id"]))
+			}
+		} else if !overlaps(aud, v.clientIDs) {
+			return nil, forbidden("claim aud: want %s, got %s", strings.Join(v.clientIDs, " or "), audString(aud))
+		}
+	}
+	if len(v.audiences) > 0 && !overlaps(aud, v.audiences) {
+		return nil, forbidden("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), audString(aud))
+	}
+	if len(v.scopes) > 0 {
+		scope, _ := claims["scope"].(string)
+		have := strings.Fields(scope)
+		for _, s := range v.scopes {
+			if !slices.Contains(have, s) {
+				rej := forbidden("claim scope: missing %s (have %q)", s, scope)
+				rej.Header = http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, strings.Join(v.scopes, " "))}}
+				return nil, rej
+			}
+		}
+	}
+	return claims, nil
+}
+
+// principal names the caller: the e-mail, else the Cognito user name, else
+// the subject.
+func principal(c map[string]any) string {
+	for _, k := range []string{"email", "cognito:username", "username", "sub"} {
+		if s, _ := c[k].(string); s != "" {
+			return s
+		}
+	}
+	return "unknown"
+}
+
+func numericDate(v any) (time.Time, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		if err != nil {
+			return time.Time{}, false
+		}
+		return time.Unix(int64(f), 0), true
+	case float64:
+		return time.Unix(int64(n), 0), true
+	}
+	return time.Time{}, false
+}
+
+func audience(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func audString(aud []string) string {
+	switch len(aud) {
+	case 0:
+		return "(missing)"
+	case 1:
+		return aud[0]
+	}
+	return "[" + strings.Join(aud, ", ") + "]"
+}
+
+func quoteOrMissing(v any) string {
+	if v == nil {
+		return "(missing)"
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+func algNames(a []jose.SignatureAlgorithm) string {
+	s := make([]string, len(a))
+	for i, x := range a {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// invalidToken is a 401 telling the client its token is unusable (RFC
+// 6750 §3.1): a client holding a refresh token refreshes and retries once.
+func invalidToken(format string, args ...any) *auth.Rejection {
+	rej := auth.Unauthorized(format, args...)
+	rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl", error="invalid_token", error_description=` + quoteHeader(rej.Reason)}}
+	return rej
+}
+
+func invalidRequest(format string, args ...any) *auth.Rejection {
+	rej := auth.Unauthorized(format, args...)
+	rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl", error="invalid_request"`}}
+	return rej
+}
+
+func forbidden(format string, args ...any) *auth.Rejection {
+	return auth.Reject(format, args...)
+}
+
+// quoteHeader makes a quoted-string of s for an auth-param: printable
+// ASCII only, quotes and backslashes escaped.
+func quoteHeader(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
