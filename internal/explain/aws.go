@@ -1,0 +1,164 @@
+package explain
+
+// AWS's error answers. Formats (recorded examples in testdata/aws/):
+//
+//   - S3 REST XML errors, documented in the S3 API reference "Error
+//     responses" (ErrorResponses.html) and "Troubleshooting signature
+//     mismatch": SignatureDoesNotMatch carries AWSAccessKeyId, StringToSign,
+//     SignatureProvided, StringToSignBytes, CanonicalRequest and
+//     CanonicalRequestBytes; RequestTimeTooSkewed carries RequestTime,
+//     ServerTime and MaxAllowedSkewMilliseconds; AuthorizationHeaderMalformed
+//     carries Region (the expected one); ExpiredToken echoes the token as
+//     Token-0.
+//   - Query-protocol XML (STS, IAM): <ErrorResponse><Error><Type>Sender
+//     </Type><Code>…</Code><Message>…</Message></Error>…</ErrorResponse>.
+//   - API Gateway and Lambda function URLs answer JSON {"message": "…"} (or
+//     "Message") with x-amzn-ErrorType; API Gateway's signature mismatch
+//     message includes "The Canonical String for this request should have
+//     been '…'" and "The String-to-Sign should have been '…'".
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	reAWSSigMismatch = regexp.MustCompile(`(?i)signature we calculated does not match|SignatureDoesNotMatch|InvalidSignature`)
+	reAPIGWCanonical = regexp.MustCompile(`(?s)The Canonical String for this request should have been\s*'(.*?)'\s*The String-to-Sign should have been\s*'(.*?)'`)
+	reAWSRegionScope = regexp.MustCompile(`Credential should be scoped to a valid region(?:, not '([^']*)')?`)
+	reAWSServScope   = regexp.MustCompile(`Credential should be scoped to correct service: '([^']*)'`)
+	reS3RegionWrong  = regexp.MustCompile(`the region '([^']*)' is wrong; expecting '([^']*)'`)
+	reAWSNotAuthz    = regexp.MustCompile(`User: (\S+) is not authorized to perform: (\S+?)(?: on resource: (\S+?))?(?: because .*?)?(?:\s|$|,)`)
+	reAWSNoAuthToken = regexp.MustCompile(`^Missing Authentication Token`)
+	reAWSTokExpired  = regexp.MustCompile(`(?i)security token included in the request is expired|provided token has expired|ExpiredToken`)
+	reAWSTokInvalid  = regexp.MustCompile(`(?i)security token included in the request is invalid|UnrecognizedClient|InvalidClientTokenId|InvalidToken`)
+	reAWSKeyUnknown  = regexp.MustCompile(`(?i)Access Key Id you provided does not exist|InvalidAccessKeyId`)
+	reAWSNotSigV4    = regexp.MustCompile(`Authorization header requires '(Credential|Signature|SignedHeaders)' parameter|not a valid key=value pair|IncompleteSignature`)
+	reAWSFuncURL     = regexp.MustCompile(`(?i)Function URL authorization`)
+	reAWSDateScope   = regexp.MustCompile(`Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date`)
+)
+
+// aws explains an AWS error body.
+func (d *diag) aws() {
+	e := d.resp.aws
+	if e == nil {
+		return
+	}
+	msg := e.Message
+	how := strings.TrimSpace(strings.TrimPrefix(e.Code+": "+firstLine(msg), ": "))
+	switch {
+	case e.Code == "RequestTimeTooSkewed" || reSigExpired.MatchString(msg) || reSigNotYet.MatchString(msg):
+		d.timeProblem = "sigv4"
+		if e.Code == "RequestTimeTooSkewed" {
+			if ms, err := strconv.Atoi(strings.TrimSpace(e.Fields["MaxAllowedSkewMilliseconds"])); err == nil {
+				how += " (max " + fmtDur(time.Duration(ms)*time.Millisecond) + ")"
+			}
+		}
+		d.timeHow = how
+	case e.Code == "AuthorizationHeaderMalformed" || reAWSRegionScope.MatchString(msg) || reS3RegionWrong.MatchString(msg):
+		signed, expected := "", strings.TrimSpace(e.Fields["Region"])
+		if m := reS3RegionWrong.FindStringSubmatch(msg); m != nil {
+			signed, expected = m[1], m[2]
+		}
+		if m := reAWSRegionScope.FindStringSubmatch(msg); m != nil {
+			signed = m[1]
+		}
+		switch {
+		case reAWSServScope.MatchString(msg):
+			d.serviceFinding("", reAWSServScope.FindStringSubmatch(msg)[1], scoreStated, how)
+		case reAWSDateScope.MatchString(msg):
+			d.add("scope-date", scoreStated, Finding{Cause: "credential scope date does not match X-Amz-Date", Fix: "do not pass X-Amz-Date with -H: let gwcurl sign", Detail: []string{how}})
+		case expected != "" || signed != "" || reAWSRegionScope.MatchString(msg):
+			d.regionFinding(signed, expected, scoreStated, how)
+		default:
+			d.add("malformed", scoreStated, Finding{Cause: "malformed Authorization header: " + firstLine(msg), Fix: "let gwcurl sign (no -H Authorization)"})
+		}
+	case reAWSServScope.MatchString(msg):
+		d.serviceFinding("", reAWSServScope.FindStringSubmatch(msg)[1], scoreStated, how)
+	case e.Code == "SignatureDoesNotMatch" || e.Code == "InvalidSignatureException" || reAWSSigMismatch.MatchString(msg):
+		cr, sts := e.Fields["CanonicalRequest"], e.Fields["StringToSign"]
+		source := "AWS"
+		if e.Format == "s3-xml" {
+			source = "S3"
+		}
+		if m := reAPIGWCanonical.FindStringSubmatch(msg); m != nil {
+			cr, sts, source = m[1], m[2], "API Gateway"
+		}
+		d.signatureMismatch(cr, sts, source)
+	case e.Code == "XAmzContentSHA256Mismatch":
+		d.add("payload", scoreStated, Finding{
+			Cause:  "payload hash mismatch: x-amz-content-sha256 does not match the body S3 received",
+			Fix:    "send the body that was hashed (nothing may re-encode it after signing)",
+			Detail: []string{how},
+		})
+	case reAWSTokExpired.MatchString(msg + " " + e.Code):
+		d.add("session-token", scoreStated, Finding{
+			Cause:  "expired AWS session: the temporary credentials' session token has expired",
+			Fix:    "refresh the credentials (`aws sso login --profile P`, assume the role again, or renew AWS_SESSION_TOKEN) and retry",
+			Detail: []string{how},
+		})
+	case reAWSKeyUnknown.MatchString(msg + " " + e.Code):
+		key := strings.TrimSpace(e.Fields["AWSAccessKeyId"])
+		if key == "" {
+			if a := d.sigv4Auth(); a != nil {
+				key = a.accessKey
+			}
+		}
+		if key == "" {
+			key = "the access key"
+		}
+		d.unknownKey(key, scoreStated, how)
+	case reAWSTokInvalid.MatchString(msg + " " + e.Code):
+		d.add("session-token", scoreStated, Finding{
+			Cause:  "invalid AWS credentials: the access key or session token is not valid here",
+			Fix:    "check the credential set (a session token from another key, a key from another partition, or a region not enabled for the account)",
+			Detail: []string{how},
+		})
+	case reAWSNotAuthz.MatchString(msg):
+		m := reAWSNotAuthz.FindStringSubmatch(msg)
+		d.allowlistFinding(m[1], m[2], scoreStated, how)
+	case reAWSNoAuthToken.MatchString(msg):
+		if d.sigv4Auth() == nil {
+			d.add("unsigned", scoreStated, Finding{
+				Cause: "API Gateway got no SigV4 signature (Missing Authentication Token)",
+				Fix:   "sign the request: --auth sigv4 --service execute-api (or a sigv4 profile)",
+			})
+		} else {
+			d.add("no-route", scoreStated, Finding{
+				Cause: "API Gateway has no such resource or method (Missing Authentication Token is also its answer for an unknown path, method or stage)",
+				Fix:   "check the path, the stage (/prod, /v1) and the method",
+			})
+		}
+	case reAWSNotSigV4.MatchString(msg + " " + e.Code):
+		d.add("unsigned", scoreStated, Finding{
+			Cause:  "not SigV4: the endpoint uses AWS IAM auth but the Authorization header is not a SigV4 signature",
+			Fix:    "use --auth sigv4 (a bearer or other token in Authorization does not work with IAM auth)",
+			Detail: []string{how},
+		})
+	case reAWSFuncURL.MatchString(msg):
+		// Lambda function URL's generic refusal.
+		if d.sigv4Auth() == nil {
+			d.add("unsigned", scoreStated, Finding{
+				Cause: "the function URL requires AWS_IAM auth and the request is not SigV4-signed",
+				Fix:   "sign with --auth sigv4 (service lambda, the URL's region)",
+			})
+		} else {
+			d.add("forbidden", scoreLikely, Finding{
+				Cause: "the function URL refused the signed request without a reason: the caller may lack lambda:InvokeFunctionUrl, or the signature does not match",
+				Fix:   "check the principal's policy (and the function's resource policy for other accounts); run with -v to see the canonical request",
+			})
+		}
+	case e.Code == "AccessDenied" || e.Code == "AccessDeniedException" || e.Message == "Forbidden" || strings.HasPrefix(e.Message, "Forbidden"):
+		d.add("forbidden", scoreLikely, Finding{
+			Cause:  "access denied by policy: the signature was accepted but the principal may not do this",
+			Fix:    "check the identity policy, the resource/bucket policy and any SCP; `gwcurl whoami -p PROFILE` shows who you are",
+			Detail: []string{how},
+		})
+	default:
+		if msg != "" || e.Code != "" {
+			d.add("aws", scoreLikely-10, Finding{Cause: "AWS: " + how, Fix: "see the AWS error code's documentation; `gwcurl -v` shows what was signed"})
+		}
+	}
+}

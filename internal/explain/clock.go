@@ -1,0 +1,183 @@
+package explain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Clock skew. SigV4 requests must reach AWS within 5 minutes of their
+// X-Amz-Date (S3 and STS allow 15); JWTs carry exp/nbf/iat that verifiers
+// check against their own clock with little or no leeway. The server's time
+// comes from the body when it states one, else from the Date header; the
+// local time is when the answer arrived (Received.At), else when gwcurl
+// signed.
+
+// skewNotable is the smallest offset worth mentioning on its own.
+const skewNotable = time.Minute
+
+// sigv4MaxSkew is AWS's default tolerance (PROTOCOLS V-AWS-4).
+const sigv4MaxSkew = 5 * time.Minute
+
+// localTime is the local clock reading to compare with the server's.
+func (d *diag) localTime() time.Time {
+	if !d.r.At.IsZero() {
+		return d.r.At
+	}
+	return d.s.SignedAt
+}
+
+// requestTime is the time the request says it was signed: X-Amz-Date, or
+// the presigned URL's X-Amz-Date, else SignedAt.
+func (d *diag) requestTime() (time.Time, bool) {
+	if v := d.s.Header.Get("X-Amz-Date"); v != "" {
+		if t, err := time.Parse(awsv4TimeFormat, v); err == nil {
+			return t, true
+		}
+	}
+	if a := d.sigv4Auth(); a != nil && !a.amzDate.IsZero() {
+		return a.amzDate, true
+	}
+	if !d.s.SignedAt.IsZero() {
+		return d.s.SignedAt, true
+	}
+	return time.Time{}, false
+}
+
+// skew measures server − local. ok is false when either is unknown.
+func (d *diag) skew() (skew time.Duration, server time.Time, src string, ok bool) {
+	server, src = d.serverTime()
+	local := d.localTime()
+	if server.IsZero() || local.IsZero() {
+		return 0, server, src, false
+	}
+	return server.Sub(local), server, src, true
+}
+
+// clock adds the clock-skew finding. It runs after the other rules, which
+// set d.timeProblem when the server complained about time.
+func (d *diag) clock() {
+	sk, server, src, ok := d.skew()
+	if !ok {
+		// No local reading (a pasted answer): compare the request's own
+		// time with the server's.
+		server, src = d.serverTime()
+		req, rok := d.requestTime()
+		if d.timeProblem == "" || server.IsZero() || !rok {
+			return
+		}
+		off := server.Sub(req)
+		if off.Abs() < skewNotable {
+			return
+		}
+		d.add("clock", scoreDerived, Finding{
+			Cause:  fmt.Sprintf("clock skew: the request was signed %s %s the server's time", fmtDur(off.Abs()), map[bool]string{true: "before", false: "after"}[off > 0]),
+			Fix:    "sync the signing machine's clock with NTP and sign again (the signature time must be within minutes of the server's)",
+			Detail: []string{fmt.Sprintf("request time %s, server time %s (from %s)", fmtTime(req), fmtTime(server), src)},
+		})
+		return
+	}
+	abs := sk.Abs()
+	if abs < skewNotable {
+		if d.timeProblem == "sigv4" {
+			// The server refused the time but the clocks agree: the
+			// signature is old (a replayed or copied request), not skewed.
+			if req, rok := d.requestTime(); rok && !server.IsZero() && server.Sub(req).Abs() > sigv4MaxSkew {
+				d.add("clock", scoreDerived, Finding{
+					Cause: fmt.Sprintf("stale signature: the request was signed at %s, %s before the server received it (your clock agrees with the server's)", fmtTime(req), fmtDur(server.Sub(req).Abs())),
+					Fix:   "sign each request when it is sent (do not replay a signed request or a copied X-Amz-Date); gwcurl re-signs every attempt",
+				})
+			}
+		}
+		return
+	}
+	dir := "behind"
+	if sk < 0 {
+		dir = "ahead of"
+	}
+	cause := fmt.Sprintf("clock skew: your clock is %s %s the server", fmtDur(abs), dir)
+	detail := []string{fmt.Sprintf("server time %s (from %s), your clock %s", fmtTime(server), src, fmtTime(d.localTime()))}
+	if d.timeHow != "" {
+		detail = append(detail, d.timeHow)
+	}
+	score := scorePossible
+	switch {
+	case d.timeProblem != "":
+		score = scoreStated
+	case abs > sigv4MaxSkew && timeSensitive(d.s.AuthKind):
+		score = scoreDerived
+	}
+	fix := "sync this machine's clock with NTP (Linux: `sudo timedatectl set-ntp true` or `sudo chronyc makestep`; macOS: `sudo sntp -sS time.apple.com`) and retry"
+	switch {
+	case d.s.AuthKind == "sigv4" || d.s.AuthKind == "sts-identity":
+		fix += "; SigV4 allows 5 minutes"
+	case d.timeProblem == "token":
+		fix += "; tokens are checked against the server's clock"
+	}
+	d.add("clock", score, Finding{Cause: cause, Fix: fix, Detail: detail})
+}
+
+func timeSensitive(kind string) bool {
+	switch kind {
+	case "none", "":
+		return false
+	}
+	return true
+}
+
+// fmtDur prints a duration compactly: 45s, 10m, 10m2s, 3h5m, 2d3h.
+func fmtDur(d time.Duration) string {
+	d = d.Abs().Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		m, s := int(d.Minutes()), int(d.Seconds())%60
+		if s == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%ds", m, s)
+	case d < 48*time.Hour:
+		h, m := int(d.Hours()), int(d.Minutes())%60
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	}
+	days, h := int(d.Hours())/24, int(d.Hours())%24
+	if h == 0 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return fmt.Sprintf("%dd%dh", days, h)
+}
+
+// relative says when t is relative to now, in words: "in 5m", "3h ago".
+func relative(t, now time.Time) string {
+	if now.IsZero() {
+		return ""
+	}
+	d := t.Sub(now)
+	switch {
+	case d.Abs() < time.Second:
+		return "now"
+	case d > 0:
+		return "in " + fmtDur(d)
+	}
+	return fmtDur(d) + " ago"
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// whenWords is "2026-01-02T03:04:05Z (3h ago)".
+func whenWords(t, now time.Time) string {
+	if r := relative(t, now); r != "" {
+		return fmtTime(t) + " (" + r + ")"
+	}
+	return fmtTime(t)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
