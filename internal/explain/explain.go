@@ -100,8 +100,8 @@ type diag struct {
 
 	auth        *sigv4Auth // what gwcurl signed, parsed once
 	authDone    bool
-	timeProblem string // set when the server refused a time: "sigv4", "token"
-	timeHow     string // the server's words about the time, for the clock finding
+	timeProblem string   // set when the server refused a time: "sigv4", "token"
+	timeHow     string   // the server's words about the time, for the clock finding
 	jwt         *jwtInfo // the token gwcurl sent, decoded once
 	jwtDone     bool
 }

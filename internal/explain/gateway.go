@@ -103,8 +103,8 @@ func (d *diag) gateway() {
 		})
 	case reGwPayload.MatchString(reason):
 		d.add("payload", scoreStated, Finding{
-			Cause: "payload hash mismatch: the body that arrived is not the one that was hashed and signed",
-			Fix:   "something changed the body after signing (a proxy re-encoding it, a retried stream): sign the exact bytes sent",
+			Cause:  "payload hash mismatch: the body that arrived is not the one that was hashed and signed",
+			Fix:    "something changed the body after signing (a proxy re-encoding it, a retried stream): sign the exact bytes sent",
 			Detail: []string{how},
 		})
 	case reGwUnknownKey.MatchString(reason):

@@ -33,18 +33,18 @@ const stsProofLife = 15 * time.Minute
 const k8sPrefix = "k8s-aws-v1."
 
 type identityProof struct {
-	format        string // url, k8s, vault
-	method        string
-	reqURL        *url.URL
-	action        string
-	version       string
-	auth          *sigv4Auth
-	amzDate       time.Time
-	expires       int // X-Amz-Expires, seconds (presigned)
-	serverIDName  string
-	serverIDValue string
+	format         string // url, k8s, vault
+	method         string
+	reqURL         *url.URL
+	action         string
+	version        string
+	auth           *sigv4Auth
+	amzDate        time.Time
+	expires        int // X-Amz-Expires, seconds (presigned)
+	serverIDName   string
+	serverIDValue  string
 	serverIDSigned bool
-	hasToken      bool
+	hasToken       bool
 	// secrets, kept only so the scrubber can remove them
 	signature, sessionToken, authorization string
 }
