@@ -7,6 +7,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
+	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
+	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
 )
 
@@ -20,7 +23,7 @@ func DefaultKinds() map[string]auth.Factory {
 		"sts_identity": stsverify.Factory,
 		"google_id":    NotImplemented("google_id"),
 		"cf_access":    NotImplemented("cf_access"),
-		"jwt":          NotImplemented("jwt"),
+		"jwt":          jwtverify.Factory,
 	}
 }
 
@@ -29,6 +32,8 @@ func DefaultKinds() map[string]auth.Factory {
 func DefaultMocks() []auth.MockFactory {
 	return []auth.MockFactory{
 		stsverify.Mocks,
+		cognitomock.Mocks,
+		magicmock.Mocks,
 	}
 }
 
