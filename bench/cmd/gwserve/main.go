@@ -2,7 +2,7 @@
 // of the gwcurl CLI: it listens, prints the base URL as its first stdout
 // line, and serves until SIGINT/SIGTERM.
 //
-//	go run ./bench/cmd/gwserve [-config FILE] [-env NAME] [-listen ADDR] [-log FILE]
+//	go run ./bench/cmd/gwserve [-config FILE] [-env NAME] [-listen ADDR] [-log FILE] [-upstream URL]
 package main
 
 import (
@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 )
@@ -30,6 +32,7 @@ func run() error {
 	env := flag.String("env", "", "environments: overlay to apply")
 	listen := flag.String("listen", "127.0.0.1:0", "listen address")
 	logFile := flag.String("log", "", "request log file (default: discarded)")
+	upstream := flag.String("upstream", "", "also route /up (auth none, prefix stripped) to this http:// origin")
 	flag.Parse()
 
 	var (
@@ -43,6 +46,16 @@ func run() error {
 	}
 	if err != nil {
 		return err
+	}
+	if *upstream != "" {
+		var none yaml.Node
+		if err := yaml.Unmarshal([]byte("{kind: none}"), &none); err != nil {
+			return err
+		}
+		cfg.Routes = append(cfg.Routes, gateway.Route{
+			Prefix: "/up", Auth: none.Content[0], Upstream: *upstream,
+			StripPrefix: gateway.StripPrefix{Enabled: true},
+		})
 	}
 	var logw io.Writer
 	if *logFile != "" {

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# bench/gateway.sh — throughput and added latency of the mock gateway, in one
+# run, on this machine (see docs/gateway.md "Performance"):
+#
+#   1. requests/s of the gateway on /public/echo (hey, 50 concurrent);
+#   2. requests/s of Debian nginx serving a static answer, same load;
+#   3. p50/p99 latency at 1,000 requests/s (hey -c 10 -q 100: -q is per
+#      worker) of nginx called directly and through a gateway route
+#      (/up → nginx); the difference is the latency the gateway adds.
+#
+# Targets: >= 5,000 requests/s on /public; added p99 <= 1 ms.
+# Installs nginx and hey when missing (apt-get; hey falls back to
+# `go install github.com/rakyll/hey@latest`). Everything listens on
+# 127.0.0.1 only. Usage: bench/gateway.sh [DURATION]   (default 10s)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${1:-${DURATION:-10s}}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gwbench.XXXXXX")
+PIDS=()
+POLICY_RC_CREATED=
+
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	if [[ -f $TMP/nginx.pid ]]; then
+		kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
+	fi
+	wait 2>/dev/null || true
+	if [[ -n $POLICY_RC_CREATED ]]; then
+		rm -f /usr/sbin/policy-rc.d
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*" >&2; }
+
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		log "bench: need root to run: $*"
+		return 1
+	fi
+}
+
+# apt_install PKG: install a Debian package without starting its service
+# (policy-rc.d 101 is Debian's switch for that), so installing nginx does not
+# leave a daemon on port 80 behind.
+apt_install() {
+	if [[ ! -e /usr/sbin/policy-rc.d && $(id -u) -eq 0 ]]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		POLICY_RC_CREATED=1
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2 ||
+		{ as_root apt-get update -q >&2 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2; }
+}
+
+NGINX=$(command -v nginx || true)
+[[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+if [[ -z $NGINX ]]; then
+	log "bench: installing nginx"
+	apt_install nginx
+	NGINX=/usr/sbin/nginx
+fi
+if ! command -v hey >/dev/null; then
+	log "bench: installing hey"
+	if ! apt_install hey; then
+		go install github.com/rakyll/hey@latest
+		export PATH=$PATH:$(go env GOPATH)/bin
+	fi
+fi
+
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	log "bench: no free port found"
+	return 1
+}
+
+wait_http() {
+	for _ in $(seq 100); do
+		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	log "bench: $1 did not come up"
+	return 1
+}
+
+# ---- nginx: a static answer, as small as the echo's work is large ----
+NPORT=$(free_port)
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes auto;
+daemon on;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000;
+	client_body_temp_path $TMP/nginx/body;
+	proxy_temp_path $TMP/nginx/proxy;
+	fastcgi_temp_path $TMP/nginx/fastcgi;
+	uwsgi_temp_path $TMP/nginx/uwsgi;
+	scgi_temp_path $TMP/nginx/scgi;
+	server {
+		listen 127.0.0.1:$NPORT;
+		location / {
+			default_type application/json;
+			return 200 '{"ok":true}\n';
+		}
+	}
+}
+EOF
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx.conf" -e "$TMP/nginx/error.log"
+NGINX_URL="http://127.0.0.1:$NPORT"
+wait_http "$NGINX_URL/"
+
+# ---- the gateway: the embedded demo plus /up -> nginx ----
+go build -o "$TMP/gwserve" ./bench/cmd/gwserve
+"$TMP/gwserve" -upstream "$NGINX_URL" -log "$TMP/gateway.log" >"$TMP/gw.url" &
+PIDS+=($!)
+for _ in $(seq 100); do [[ -s $TMP/gw.url ]] && break; sleep 0.1; done
+GW_URL=$(head -1 "$TMP/gw.url")
+wait_http "$GW_URL/public/echo"
+
+# run_hey NAME ARGS...: runs hey, keeps its report, fails on non-2xx answers.
+run_hey() {
+	local name=$1
+	shift
+	hey "$@" >"$TMP/$name.txt"
+	if grep -q "Error distribution" "$TMP/$name.txt" ||
+		grep -E '^\s+\[[0-9]+\]' "$TMP/$name.txt" | grep -vq '\[200\]'; then
+		log "bench: $name had errors:"
+		cat "$TMP/$name.txt" >&2
+		return 1
+	fi
+}
+rps() { awk '/Requests\/sec:/ {printf "%.0f", $2}' "$TMP/$1.txt"; }
+pct() { awk -v p="$2%" '$1 == p && $2 == "in" {printf "%.3f", $3 * 1000}' "$TMP/$1.txt"; }
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log "bench: warming up"
+hey -n 5000 -c 50 "$GW_URL/public/echo" >/dev/null
+hey -n 5000 -c 50 "$GW_URL/up/" >/dev/null
+hey -n 5000 -c 50 "$NGINX_URL/" >/dev/null
+
+log "bench: throughput, $DURATION each, 50 concurrent"
+run_hey gw_rps -z "$DURATION" -c 50 "$GW_URL/public/echo"
+run_hey nginx_rps -z "$DURATION" -c 50 "$NGINX_URL/"
+
+# Latency is measured in ROUNDS short runs alternating direct and proxied,
+# and the median of each percentile is kept: on a shared 2-core machine a
+# burst of outside load then hits both sides alike instead of one phase.
+ROUNDS=${ROUNDS:-5}
+log "bench: latency at 1,000 requests/s (10 workers x 100/s), $ROUNDS rounds of $DURATION per side"
+for i in $(seq "$ROUNDS"); do
+	run_hey "direct_lat$i" -z "$DURATION" -c 10 -q 100 "$NGINX_URL/"
+	run_hey "proxied_lat$i" -z "$DURATION" -c 10 -q 100 "$GW_URL/up/"
+done
+# median NAME PCT: the median over the rounds of one percentile.
+median() {
+	for i in $(seq "$ROUNDS"); do pct "$1$i" "$2"; echo; done | sort -n | awk '{v[NR] = $1} END {printf "%.3f", v[int((NR + 1) / 2)]}'
+}
+
+GW_RPS=$(rps gw_rps)
+NGINX_RPS=$(rps nginx_rps)
+D50=$(median direct_lat 50)
+D99=$(median direct_lat 99)
+P50=$(median proxied_lat 50)
+P99=$(median proxied_lat 99)
+A50=$(awk -v a="$P50" -v b="$D50" 'BEGIN {printf "%.3f", a - b}')
+A99=$(awk -v a="$P99" -v b="$D99" 'BEGIN {printf "%.3f", a - b}')
+LAT_RPS=$(rps proxied_lat1)
+verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "PASS" : "FAIL")}'; }
+
+cat <<EOF
+gwcurl gateway benchmark — $(nproc) CPUs, $(uname -sr), $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), duration $DURATION
+load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)
+throughput (hey -c 50)
+  gateway /public/echo   $GW_RPS req/s   target >= 5000: $(verdict "$((GW_RPS >= 5000))")
+  nginx static answer    $NGINX_RPS req/s   (gateway = $(awk -v a="$GW_RPS" -v b="$NGINX_RPS" 'BEGIN {printf "%.0f%%", 100 * a / b}') of nginx)
+latency at ~$LAT_RPS req/s (hey -c 10 -q 100), median of $ROUNDS rounds   p50 ms    p99 ms
+  nginx directly                               $D50     $D99
+  through the gateway (/up -> nginx)           $P50     $P99
+  added by the gateway                         $A50     $A99   target p99 <= 1 ms: $(verdict "$(awk -v a="$A99" 'BEGIN {print (a <= 1.0)}')")
+EOF
