@@ -341,6 +341,17 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	if len(jws.Signatures) != 1 {
 		return nil, invalidToken("the JWT must carry exactly one signature")
 	}
+	// The issuer is compared before the signature only to explain a token
+	// meant for another issuer (403, no point refreshing); nothing is
+	// accepted on unverified claims.
+	var unverified struct {
+		Iss any `json:"iss"`
+	}
+	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified) == nil {
+		if iss, _ := unverified.Iss.(string); iss != v.issuer {
+			return nil, forbidden("claim iss: want %s, got %s", v.issuer, quoteOrMissing(unverified.Iss))
+		}
+	}
 	ks, err := v.keys.keySet(ctx)
 	if err != nil {
 		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error()}

@@ -136,7 +136,7 @@ func parseLoopback(s string) (loopbackURL, bool) {
 		return loopbackURL{}, false
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "http" || u.User != nil || u.Opaque != "" || u.Fragment != "" {
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Opaque != "" || u.Fragment != "" || u.ForceQuery {
 		return loopbackURL{}, false
 	}
 	host, port := u.Hostname(), u.Port()

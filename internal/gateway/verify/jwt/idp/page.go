@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"net/http"
 	"slices"
 	"strings"
-	"net/http"
 	"time"
 
 	"gopkg.in/yaml.v3"
