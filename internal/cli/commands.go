@@ -11,6 +11,7 @@ func extraCommands(f *Factory, profile *string) []*cobra.Command {
 		newCmdToken(f, profile),
 		newCmdWhoami(f, profile),
 		newCmdPresign(f, profile),
+		newCmdRun(f, profile),
 		newCmdGateway(f),
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	cfverify "github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess"
 	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
+	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
 	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
@@ -21,8 +23,8 @@ func DefaultKinds() map[string]auth.Factory {
 		"none":         NoneFactory,
 		"sigv4":        NotImplemented("sigv4"),
 		"sts_identity": stsverify.Factory,
-		"google_id":    NotImplemented("google_id"),
-		"cf_access":    NotImplemented("cf_access"),
+		"google_id":    googleverify.Factory,
+		"cf_access":    cfverify.Factory,
 		"jwt":          jwtverify.Factory,
 	}
 }
@@ -31,9 +33,11 @@ func DefaultKinds() map[string]auth.Factory {
 // (one factory per kind that has providers). Register each with one line.
 func DefaultMocks() []auth.MockFactory {
 	return []auth.MockFactory{
-		stsverify.Mocks,
+		googleverify.Mocks,
+		cfverify.Mocks,
 		cognitomock.Mocks,
 		magicmock.Mocks,
+		stsverify.Mocks,
 	}
 }
 
