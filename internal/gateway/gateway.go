@@ -322,6 +322,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h["X-Request-Id"] = []string{st.id}
 
+	defer func() {
+		// The reverse proxy aborts a response whose body copy fails with
+		// panic(http.ErrAbortHandler), which net/http recovers; log the
+		// request before letting it through. The state is not reused.
+		if p := recover(); p != nil {
+			st.decision = "aborted"
+			if st.reason == "" {
+				st.reason = fmt.Sprint("response aborted: ", p)
+			}
+			g.log.record(st)
+			panic(p)
+		}
+	}()
 	err := g.serve(st, r)
 	if err != nil {
 		g.writeError(st, r, err)

@@ -877,3 +877,56 @@ func TestListen(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+func TestGoBuiltConfigIsChecked(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range map[string]*gateway.Config{
+		"no auth":   {Routes: []gateway.Route{{Prefix: "/a", Upstream: "builtin:echo"}}},
+		"no prefix": {Routes: []gateway.Route{{Prefix: "", Upstream: "builtin:echo"}}},
+		"reserved":  {Routes: []gateway.Route{{Prefix: "/_mock", Upstream: "builtin:echo"}}},
+	} {
+		if _, err := gateway.New(cfg, gateway.Options{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := gateway.New(nil, gateway.Options{}); err == nil {
+		t.Error("nil config accepted")
+	}
+}
+
+func TestAbortedUpstreamBodyIsLogged(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, "only a part")
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer up.Close()
+	s := gatewaytest.StartYAML(t, "routes:\n  - {prefix: /up, auth: none, upstream: '"+up.URL+"'}\n", gateway.Options{})
+	resp, err := http.Get(s.URL + "/up/x")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a truncated upstream body reached the client as complete")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range s.Gateway.Requests() {
+			if e.Path == "/up/x" {
+				if e.Decision != "aborted" || e.Status != 200 {
+					t.Errorf("log entry %+v", e)
+				}
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Error("the aborted request was not logged")
+}

@@ -14,12 +14,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 )
 
 // buildRoute compiles one route's middleware chain.
 func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x *expander) (*route, error) {
 	key := fmt.Sprintf("routes[%d]", i)
+	// Configs from ParseConfig are validated; these guard configs built in Go.
+	if !strings.HasPrefix(rc.Prefix, "/") || strings.HasPrefix(rc.Prefix+"/", reservedMockPrefix) {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".prefix", Problem: fmt.Sprintf("%q is not a usable path prefix", rc.Prefix)}
+	}
+	if rc.Auth == nil || rc.Auth.Kind != yaml.MappingNode {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".auth", Problem: "required: routes deny by default (use {kind: none} for a public route)"}
+	}
 	authNode, err := x.node(rc.Auth, key+".auth")
 	if err != nil {
 		return nil, err
