@@ -52,11 +52,16 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	var trace func(string, ...any)
 	if o.Verbose {
 		trace = func(format string, args ...any) {
-			line := fmt.Sprintf(format, args...)
-			if strings.HasPrefix(line, "*") {
-				line = errSt.Dim.Render(line)
+			for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
+				switch {
+				case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
+				case strings.HasPrefix(line, "*"):
+					line = errSt.Dim.Render(line)
+				default: // signer traces: canonical requests, claims, cache hits
+					line = errSt.Dim.Render("* " + line)
+				}
+				fmt.Fprintln(f.IO.ErrOut, line)
 			}
-			fmt.Fprintln(f.IO.ErrOut, line)
 		}
 	}
 
