@@ -71,7 +71,7 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 	if a.UnsignedPayload && !unsignedPayloadAllowed(service) {
 		return nil, fmt.Errorf("sigv4: --unsigned-payload is not allowed for service %s: it requires a signed payload hash (drop --unsigned-payload)", service)
 	}
-	d.Tracef("sigv4: signing for service %s, region %s%s", service, region, map[bool]string{true: ", unsigned payload"}[a.UnsignedPayload])
+	d.Tracef("sigv4: signing for service %s, region %s%s", service, region, ifThen(a.UnsignedPayload, ", unsigned payload"))
 	return &sigV4Signer{
 		creds:    prov,
 		service:  service,
@@ -174,7 +174,15 @@ func traceSigning(trace func(string, ...any), res v4Result, creds aws.Credential
 	trace("sigv4: canonical request:\n%s", indent(redactCanonical(res.CanonicalRequest, creds.SessionToken)))
 	trace("sigv4: string to sign:\n%s", indent(res.StringToSign))
 	trace("sigv4: signature %s (access key %s%s)", awsv4.Redact(res.Signature), creds.AccessKeyID,
-		map[bool]string{true: ", session token " + awsv4.Redact(creds.SessionToken)}[creds.SessionToken != ""])
+		ifThen(creds.SessionToken != "", ", session token "+awsv4.Redact(creds.SessionToken)))
+}
+
+// ifThen is s when cond holds, else "".
+func ifThen(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
 }
 
 func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }

@@ -152,7 +152,7 @@ func staticAWSCredentials(ctx context.Context, kind string, a profiles.Auth, d D
 	if region == "" {
 		region = getenv("AWS_DEFAULT_REGION")
 	}
-	d.Tracef("sigv4: credentials %s from the profile's static keys%s", a.AccessKeyID, map[bool]string{true: " (with session token)"}[token != ""])
+	d.Tracef("sigv4: credentials %s from the profile's static keys%s", a.AccessKeyID, ifThen(token != "", " (with session token)"))
 	p := credentials.NewStaticCredentialsProvider(a.AccessKeyID, secret, token)
 	return aws.NewCredentialsCache(p), region, nil
 }
