@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -69,6 +70,8 @@ type RequestOptions struct {
 	ExpectJQ     string
 
 	Args []string
+
+	cfSecretFlag string // set only to refuse it
 }
 
 func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
@@ -107,6 +110,8 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 	fl.StringVar(&o.Impersonate, "impersonate-service-account", "", "mint the Google ID token as this service account")
 	fl.StringVar(&o.GoogleCreds, "google-credentials", "", "Google credentials JSON file")
 	fl.StringVar(&o.CFClientID, "cf-client-id", "", "Cloudflare Access service token client id (secret from CF_ACCESS_CLIENT_SECRET or the profile)")
+	fl.StringVar(&o.cfSecretFlag, "cf-client-secret", "", "refused: a secret never goes on the command line")
+	fl.MarkHidden("cf-client-secret") //nolint:errcheck // the flag exists
 	fl.StringVar(&o.IdentityHeader, "identity-header", "", "STS identity header name (default X-Fluid-Identity)")
 	fl.StringVar(&o.IdentityFormat, "identity-format", "", "STS identity format: url, vault or k8s")
 	fl.StringVar(&o.IdentityServer, "identity-server-id", "", "server id signed into the STS identity proof")
@@ -120,6 +125,10 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 
 // authOverrides applies the per-kind flags (highest precedence) to a.
 func (o *RequestOptions) authOverrides(a *profiles.Auth) error {
+	if o.cfSecretFlag != "" {
+		return &UsageError{Err: errors.New("--cf-client-secret is not accepted: a secret on the command line ends up in shell history and process lists"),
+			Hint: "set CF_ACCESS_CLIENT_SECRET, or give the profile client_secret: env:NAME (or store it with `gwcurl profiles add NAME --client-secret -`)"}
+	}
 	if o.Auth != "" {
 		if o.Auth != a.Kind {
 			// A different kind: start from an empty block so the profile's
@@ -411,8 +420,13 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	}
 	if err := o.authOverrides(&rr.auth); err != nil {
 		rr.body.Close()
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
 		return nil, &UsageError{Err: err, Hint: "see `gwcurl help environment` and docs/configuration.md"}
 	}
+	f.envOverrides(&rr.auth)
 	if rr.auth.Kind == "sts-identity" {
 		h := rr.auth.Header
 		if h == "" {
