@@ -48,7 +48,7 @@ func New(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, e
 	case "sts-identity":
 		return newSTSIdentitySigner(ctx, a, target, d)
 	case "cognito", "magic-link":
-		return nil, fmt.Errorf("auth kind %q is not implemented yet", a.Kind)
+		return newLogin(ctx, a, target, d)
 	default:
 		return nil, fmt.Errorf("unknown auth kind %q", a.Kind)
 	}
