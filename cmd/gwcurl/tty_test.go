@@ -109,3 +109,17 @@ func TestTerminalOutput(t *testing.T) {
 		}
 	})
 }
+
+func TestProgressOnTerminal(t *testing.T) {
+	origin := httptest.NewServer(testorigin.Handler())
+	defer origin.Close()
+	dir := t.TempDir()
+	out := runOnPTY(t, []string{"NO_COLOR=1"}, "-o", dir+"/big.bin", origin.URL+"/bytes?n=67108864")
+	if !strings.Contains(out, "↓ download") || !strings.Contains(out, "64.0 MiB") {
+		t.Fatalf("no download progress on the terminal:\n%q", out)
+	}
+	fi, err := os.Stat(dir + "/big.bin")
+	if err != nil || fi.Size() != 64<<20 {
+		t.Fatalf("download: %v %v", fi, err)
+	}
+}

@@ -65,6 +65,17 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		}
 	}
 
+	showProgress := f.IO.IsStderrTTY() && !o.Silent && !o.Verbose
+	if showProgress && rr.body != nil && rr.body.length >= progressThreshold {
+		open := rr.body.open
+		rr.body.open = func() (io.ReadCloser, error) {
+			rc, err := open()
+			if err != nil {
+				return nil, err
+			}
+			return &progressReadCloser{ReadCloser: rc, p: newProgress(f.IO.ErrOut, "↑ upload", rr.body.length)}, nil
+		}
+	}
 	base, err := f.baseTransport(o)
 	if err != nil {
 		return err
@@ -134,6 +145,11 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		atomic *atomicOutput
 	)
 	var body io.Reader = resp.Body
+	if showProgress && (o.Output != "" || !f.IO.IsStdoutTTY()) {
+		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength)
+		defer p.done()
+		body = &progressReader{r: body, p: p}
+	}
 	if expect.jq != nil {
 		body = io.TeeReader(resp.Body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
 	}
