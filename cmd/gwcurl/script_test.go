@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gwcurl/gwcurl/internal/cli"
+	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
 
@@ -23,6 +26,20 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main())
 	}
 	testscript.Main(m, map[string]func(){
+		// fake-browser URL: a scripted browser for GWCURL_BROWSER. It opens the
+		// login page, signs in as the demo user and follows the redirects to
+		// gwcurl's loopback listener (it acts in the background, as a browser).
+		"fake-browser": func() {
+			errs := make(chan error, 1)
+			login.FormBrowser(&http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", func(err error) { errs <- err })(os.Args[1]) //nolint:errcheck
+			select {
+			case err := <-errs:
+				fmt.Fprintln(os.Stderr, "fake-browser:", err)
+				os.Exit(1)
+			case <-time.After(3 * time.Second):
+			}
+			os.Exit(0)
+		},
 		"gwcurl": func() {
 			code := cli.Main()
 			// Record the exit code for the `exitcode` script command.
@@ -92,6 +109,28 @@ func TestScript(t *testing.T) {
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
+			},
+			// open-magic-link BASEURL EMAIL: open the newest mailed link, as a person would.
+			"open-magic-link": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: open-magic-link BASEURL EMAIL")
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				ts.Check(login.OpenMailboxLink(ctx, &http.Client{}, ts.Getenv(args[0]), args[1], 0))
+			},
+			// gwbase FILE VAR: set VAR to the gateway base URL of a --profiles-out file.
+			"gwbase": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: gwbase FILE VAR")
+				}
+				data := ts.ReadFile(args[0])
+				i := strings.Index(data, "base_url: ")
+				if i < 0 {
+					ts.Fatalf("no base_url in %s", args[0])
+				}
+				u := strings.Fields(data[i+len("base_url: "):])[0]
+				ts.Setenv(args[1], u[:strings.LastIndex(u, "/")])
 			},
 			// noesc FILE...: fail if a file holds an ANSI escape byte.
 			"noesc": func(ts *testscript.TestScript, neg bool, args []string) {

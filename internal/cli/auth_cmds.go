@@ -96,6 +96,7 @@ type loginOptions struct {
 	noBrowser bool
 	timeout   time.Duration
 	email     string
+	insecure  bool
 }
 
 func newCmdLogin(f *Factory, profile *string) *cobra.Command {
@@ -122,6 +123,7 @@ func newCmdLogin(f *Factory, profile *string) *cobra.Command {
 	cmd.Flags().BoolVar(&o.noBrowser, "no-browser", false, "print the login URL instead of opening a browser")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up waiting for the browser after this long (exit 28)")
 	cmd.Flags().StringVar(&o.email, "email", "", "e-mail address for a magic-link login")
+	cmd.Flags().BoolVar(&o.insecure, "insecure-storage", false, "keep the tokens in a 0600 file beside the config instead of the OS keyring")
 	return cmd
 }
 
@@ -415,7 +417,9 @@ func (f *Factory) whoami(ctx context.Context, pc *profileCtx) (*identity, error)
 			}
 		}
 	default:
-		return nil, f.stsWhoami(ctx, pc, id)
+		if err := f.stsWhoami(ctx, pc, id); err != nil {
+			return nil, err
+		}
 	}
 	return id, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
+	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
 func newCmdDemo(f *Factory) *cobra.Command {
@@ -51,6 +52,12 @@ type demoEnv struct {
 
 func (d *demoEnv) getenv(k string) string { return d.env[k] }
 
+// secrets keeps the demo's secrets (login tokens) as files in its temp dir,
+// never in the user's keyring.
+func (d *demoEnv) secrets() profiles.SecretStore {
+	return profiles.FileStore{Dir: d.env["GWCURL_SECRETS_DIR"]}
+}
+
 // run executes one gwcurl command line in-process with the demo's
 // environment, returning stdout, stderr and the exit code.
 func (f *Factory) demoRun(ctx context.Context, d *demoEnv, stdin string, args ...string) ([]byte, []byte, int) {
@@ -63,7 +70,7 @@ func (f *Factory) demoRun(ctx context.Context, d *demoEnv, stdin string, args ..
 		Context: ctx,
 		Browser: f.Browser,
 	}
-	sub.Secrets = f.Secrets
+	sub.Secrets = d.secrets
 	expanded := make([]string, len(args))
 	for i, a := range args {
 		expanded[i] = strings.ReplaceAll(a, "$GW", d.base)
@@ -102,7 +109,7 @@ func wantField(want any, path ...string) func([]byte) error {
 
 // demoKinds are the auth kinds whose rows the demo runs: each kind's row is
 // added when its signer and verifier have landed.
-var demoKinds = map[string]bool{"none": true, "google": true, "cf-access": true}
+var demoKinds = map[string]bool{"none": true, "google": true, "cf-access": true, "cognito": true, "magic-link": true, "sts-identity": true}
 
 // runDemo starts the embedded gateway in-process on a free loopback port,
 // writes its profiles into a temp dir, and calls every route with the
@@ -261,8 +268,3 @@ func (f *Factory) demoBurst(ctx context.Context, d *demoEnv, n int) error {
 	return nil
 }
 
-// demoLogin logs a browser-login profile in headlessly (acting as the
-// browser over HTTP against the mock providers).
-func (f *Factory) demoLogin(ctx context.Context, d *demoEnv, profile string) error {
-	return fmt.Errorf("browser logins are not available yet")
-}
