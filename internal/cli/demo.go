@@ -267,4 +267,3 @@ func (f *Factory) demoBurst(ctx context.Context, d *demoEnv, n int) error {
 	}
 	return nil
 }
-
