@@ -104,7 +104,7 @@ func loginMagic(ctx context.Context, o *Options) (*oauth2.Token, error) {
 	rec := &record{Kind: a.Kind, Config: fingerprint(a), ClientID: clientID, TokenURL: a.TokenURL, AuthStyle: style, Email: email}
 	p := &provider{}
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
-		if err := magicIssuer(ctx, o, rec, raw, p); err != nil {
+		if err := magicIssuer(ctx, o, rec, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +212,7 @@ func followMagicLink(ctx context.Context, o *Options, s string, lb *loopback) (*
 // magicIssuer finds the issuer and keys of a magic-link service's ID
 // token: the issuer must be on the token endpoint's origin (the service we
 // chose), and publishes its keys by OIDC discovery.
-func magicIssuer(ctx context.Context, o *Options, rec *record, raw string, p *provider) error {
+func magicIssuer(ctx context.Context, o *Options, rec *record, raw string) error {
 	iss, err := unverifiedIssuer(raw)
 	if err != nil {
 		return fmt.Errorf("magic-link: %w", err)
@@ -228,6 +228,6 @@ func magicIssuer(ctx context.Context, o *Options, rec *record, raw string, p *pr
 	if d.RevocationEndpoint != "" && sameOrigin(d.RevocationEndpoint, o.Auth.TokenURL) {
 		rec.RevokeURL = d.RevocationEndpoint
 	}
-	p.algs = d.IDTokenSigningAlgValues
+	rec.Algs = d.IDTokenSigningAlgValues
 	return nil
 }

@@ -205,7 +205,7 @@ func loginOIDC(ctx context.Context, o *Options) (*oauth2.Token, error) {
 		return nil, exchangeError(ctx, err)
 	}
 	rec := &record{Kind: o.Auth.Kind, Config: fingerprint(o.Auth), ClientID: cfg.ClientID, TokenURL: p.tokenURL,
-		RevokeURL: p.revokeURL, AuthStyle: p.authStyle, Issuer: p.issuer, JWKSURL: p.jwksURL}
+		RevokeURL: p.revokeURL, AuthStyle: p.authStyle, Issuer: p.issuer, JWKSURL: p.jwksURL, Algs: p.algs}
 	if err := fillRecord(ctx, o, rec, tok, nonce, p); err != nil {
 		return nil, err
 	}
@@ -314,12 +314,11 @@ func verifyIDToken(ctx context.Context, o *Options, rec *record, raw string, p *
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rec.Kind, err)
 		}
-		rec.Issuer, rec.JWKSURL = iss, d.JWKSURI
-		p.algs = d.IDTokenSigningAlgValues
+		rec.Issuer, rec.JWKSURL, rec.Algs = iss, d.JWKSURI, d.IDTokenSigningAlgValues
 	}
 	cctx := oidc.ClientContext(context.WithoutCancel(ctx), o.client())
 	algs := []string{}
-	for _, a := range p.algs {
+	for _, a := range rec.Algs {
 		if a != "none" && !strings.HasPrefix(a, "HS") {
 			algs = append(algs, a)
 		}

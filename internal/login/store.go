@@ -31,6 +31,7 @@ type record struct {
 	TokenURL  string           `json:"token_url"`
 	RevokeURL string           `json:"revoke_url,omitempty"`
 	AuthStyle oauth2.AuthStyle `json:"auth_style,omitempty"`
+	Algs      []string         `json:"algs,omitempty"` // ID token signing algorithms the issuer announced
 
 	AccessToken  string    `json:"access_token"`
 	IDToken      string    `json:"id_token,omitempty"`
