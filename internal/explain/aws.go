@@ -42,15 +42,27 @@ var (
 
 // aws explains an AWS error body.
 func (d *diag) aws() {
-	e := d.resp.aws
-	if e == nil {
-		return
+	if e := d.resp.aws; e != nil {
+		d.awsError(e)
 	}
+}
+
+// awsError explains one AWS error (also one the mock gateway relays from
+// its mock STS).
+func (d *diag) awsError(e *awsError) {
 	msg := e.Message
 	how := strings.TrimSpace(strings.TrimPrefix(e.Code+": "+firstLine(msg), ": "))
 	switch {
 	case e.Code == "RequestTimeTooSkewed" || reSigExpired.MatchString(msg) || reSigNotYet.MatchString(msg):
 		d.timeProblem = "sigv4"
+		if t, err := time.Parse(awsv4TimeFormat, strings.TrimSpace(e.Fields["RequestTime"])); err == nil {
+			d.reqTime = t
+		}
+		for _, re := range []*regexp.Regexp{reSigExpired, reSigNotYet} {
+			if m := re.FindStringSubmatch(msg); m != nil {
+				d.reqTime, _ = time.Parse(awsv4TimeFormat, m[1])
+			}
+		}
 		if e.Code == "RequestTimeTooSkewed" {
 			if ms, err := strconv.Atoi(strings.TrimSpace(e.Fields["MaxAllowedSkewMilliseconds"])); err == nil {
 				how += " (max " + fmtDur(time.Duration(ms)*time.Millisecond) + ")"

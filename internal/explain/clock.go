@@ -29,6 +29,9 @@ func (d *diag) localTime() time.Time {
 // requestTime is the time the request says it was signed: X-Amz-Date, or
 // the presigned URL's X-Amz-Date, else SignedAt.
 func (d *diag) requestTime() (time.Time, bool) {
+	if !d.reqTime.IsZero() {
+		return d.reqTime, true
+	}
 	if v := d.s.Header.Get("X-Amz-Date"); v != "" {
 		if t, err := time.Parse(awsv4TimeFormat, v); err == nil {
 			return t, true
@@ -43,19 +46,42 @@ func (d *diag) requestTime() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// skew measures server − local. ok is false when either is unknown.
+// skew measures server − local, to the second. ok is false when either is
+// unknown. Every server time source has whole seconds (Date, RFC 3339
+// times, X-Amz-Date), so a reading t means [t, t+1s): when the local clock
+// has sub-second precision the midpoint is the better estimate.
 func (d *diag) skew() (skew time.Duration, server time.Time, src string, ok bool) {
 	server, src = d.serverTime()
 	local := d.localTime()
 	if server.IsZero() || local.IsZero() {
 		return 0, server, src, false
 	}
-	return server.Sub(local), server, src, true
+	est := server
+	if local.Nanosecond() != 0 && server.Nanosecond() == 0 {
+		est = server.Add(500 * time.Millisecond)
+	}
+	return est.Sub(local).Round(time.Second), server, src, true
 }
 
 // clock adds the clock-skew finding. It runs after the other rules, which
 // set d.timeProblem when the server complained about time.
 func (d *diag) clock() {
+	d.clockSkew()
+	if d.timeProblem == "sigv4" && !d.has("clock") && !d.has("identity-expired") && !d.has("presign-expired") {
+		// The server refused the request time, and there is nothing to
+		// measure it against.
+		f := Finding{
+			Cause: "request time refused: the server says the signature is too old or too far in the future (clock skew, or a replayed request)",
+			Fix:   "sync this machine's clock with NTP and let gwcurl sign each attempt",
+		}
+		if d.timeHow != "" {
+			f.Detail = []string{d.timeHow}
+		}
+		d.add("clock", scoreStated-10, f)
+	}
+}
+
+func (d *diag) clockSkew() {
 	sk, server, src, ok := d.skew()
 	if !ok {
 		// No local reading (a pasted answer): compare the request's own

@@ -115,7 +115,7 @@ func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 
 // wellKnownClaims are shown first, with labels, in this order.
 var wellKnownClaims = []struct{ name, label string }{
-	{"iss", "issuer"}, {"sub", "subject"}, {"aud", "audience"}, {"azp", "authorized party"},
+	{"iss", "issuer"}, {"sub", "subject"}, {"aud", "audience"}, {"azp", "party (azp)"},
 	{"email", "email"}, {"email_verified", "email verified"}, {"common_name", "service token"},
 	{"type", "type"}, {"token_use", "token use"}, {"client_id", "client id"}, {"cognito:username", "username"},
 	{"username", "username"}, {"scope", "scope"},
@@ -392,7 +392,7 @@ func decodeBody(in string, now time.Time, sc *scrubber) (*Report, error) {
 	switch {
 	case p.gw != nil:
 		rec.Status = statusFromText(p.gw.Error)
-	case p.aws == nil && p.oa == nil && p.goog == nil && p.page == nil:
+	case p.aws == nil && p.oa == nil && p.goog == nil && (p.page == nil || !looksHTML([]byte(in))):
 		return nil, errors.New("not recognised: the JSON or XML is not an AWS error, a gateway refusal or an OAuth error")
 	}
 	return responseReport(Sent{}, rec, p, now), nil

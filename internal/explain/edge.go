@@ -227,7 +227,7 @@ func (d *diag) fallback() {
 	st := d.r.Status
 	msg := d.resp.message()
 	switch {
-	case (st == 401 || st == 403) && (d.s.AuthKind == "none" || d.s.AuthKind == "") && d.s.Header.Get("Authorization") == "":
+	case d.sentKnown && (st == 401 || st == 403) && (d.s.AuthKind == "none" || d.s.AuthKind == "") && d.s.Header.Get("Authorization") == "":
 		scheme := ""
 		for _, c := range d.resp.wwwa {
 			scheme = c.Scheme

@@ -100,9 +100,12 @@ type diag struct {
 
 	auth        *sigv4Auth // what gwcurl signed, parsed once
 	authDone    bool
-	timeProblem string   // set when the server refused a time: "sigv4", "token"
-	timeHow     string   // the server's words about the time, for the clock finding
-	jwt         *jwtInfo // the token gwcurl sent, decoded once
+	timeProblem string    // set when the server refused a time: "sigv4", "token"
+	timeHow     string    // the server's words about the time, for the clock finding
+	serverNow   time.Time // the server's time as a refusal reason states it
+	reqTime     time.Time // the request's time as the server's answer states it
+	sentKnown   bool      // Sent describes a request (not a pasted answer)
+	jwt         *jwtInfo  // the token gwcurl sent, decoded once
 	jwtDone     bool
 }
 
@@ -133,6 +136,7 @@ func Diagnose(s Sent, r Received) []Finding {
 		s.Header = http.Header{}
 	}
 	d := &diag{s: s, r: r, resp: parseResponse(r), sc: newScrubber(s), out: map[string]*scored{}}
+	d.sentKnown = s.URL != "" || s.Method != "" || len(s.Header) > 0
 	ok := r.Status >= 200 && r.Status < 300
 	d.cors()
 	if !ok {

@@ -8,7 +8,6 @@ package explain
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -30,13 +29,18 @@ var (
 	reGwNoGoogle  = regexp.MustCompile(`^no Google ID token|empty bearer token|uses scheme .*, want Bearer`)
 	reGwAud       = regexp.MustCompile(`^claim aud: want (.+?), got (.+)$`)
 	reGwIss       = regexp.MustCompile(`^claim iss: want (.+?), got "?([^"]*)"?$`)
-	reGwExpired   = regexp.MustCompile(`^token expired at (\S+) \(now (\S+)\)`)
-	reGwFuture    = regexp.MustCompile(`^token issued in the future at (\S+) \(now (\S+)\)`)
-	reGwNbf       = regexp.MustCompile(`^token not valid before (\S+) \(now (\S+)\)`)
+	reGwExpired   = regexp.MustCompile(`^token expired at (\S+) \((?:now (\S+)|(\S+) ago)\)`)
+	reGwFuture    = regexp.MustCompile(`^token issued in the future at (\S+)(?: \(now (\S+)\))?|^claim iat is in the future \((\S+)\)`)
+	reGwNbf       = regexp.MustCompile(`^token not valid before (\S+?)(?: \(now (\S+)\))?$`)
+	reGwNoBearer  = regexp.MustCompile(`^missing bearer token in the (\S+) header`)
+	reGwTokenUse  = regexp.MustCompile(`^claim token_use: want (\S+), got (\S+)`)
+	reGwClientID  = regexp.MustCompile(`^claim client_id: want (.+?), got (.+)$`)
+	reGwScope     = regexp.MustCompile(`^claim scope: missing (\S+)`)
+	reGwJWTKey    = regexp.MustCompile(`^signature: not signed by a key of (\S+) \(kid "(.*?)"\)`)
 	reGwKid       = regexp.MustCompile(`^unknown key id "(.*)"`)
 	reGwTokSig    = regexp.MustCompile(`^signature mismatch \(key id`)
 	reGwEmail     = regexp.MustCompile(`^email (\S+) is not allowed on this route|^claim email: missing|^claim email_verified`)
-	reGwMalformed = regexp.MustCompile(`^malformed token|^alg \S+ not allowed`)
+	reGwMalformed = regexp.MustCompile(`^malformed token|^alg \S+ not allowed|^the bearer token is not a JWT|^JWT signature algorithm not accepted|^the JWT must carry|^the JWT payload is not|^claim exp is missing|^claim exp: missing|^the \S+ header must be "Bearer|^the bearer token is empty`)
 	// cf_access verifier
 	reGwCFMissing  = regexp.MustCompile(`^missing CF Access service token`)
 	reGwCFToken    = regexp.MustCompile(`^invalid CF_Authorization token: (.*)`)
@@ -46,6 +50,11 @@ var (
 	reARN         = regexp.MustCompile(`arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[^\s"',)]+`)
 	reGwAllowlist = regexp.MustCompile(`(?i)allow ?list|not allowed|is not permitted|not in the allowed`)
 	reGwServerID  = regexp.MustCompile(`(?i)server[ _-]?id|x-k8s-aws-id`)
+	reGwSTSRelay  = regexp.MustCompile(`^STS refused the proof: (\w+): (.*)`)
+	reGwProofExp  = regexp.MustCompile(`^the proof expired at (\S+)`)
+	reGwProofTime = regexp.MustCompile(`^the proof is dated (\S+), (\S+) ahead of the gateway clock`)
+	reGwNoProof   = regexp.MustCompile(`^missing (\S+) header: send a signed STS GetCallerIdentity proof`)
+	reGwSTSHost   = regexp.MustCompile(`^the proof is signed for|^the proof is scoped to region|^the proof's path`)
 	// frame (edge policies)
 	reGwCORSOrigin = regexp.MustCompile(`^cors: origin (\S+) is not allowed`)
 	reGwCORSOther  = regexp.MustCompile(`^cors: (.*)`)
@@ -88,6 +97,9 @@ func (d *diag) gateway() {
 		})
 	case reGwReqTime.MatchString(reason), reGwPresignExp.MatchString(reason):
 		d.timeProblem, d.timeHow = "sigv4", how
+		if m := reGwReqTime.FindStringSubmatch(reason); m != nil {
+			d.reqTime, _ = time.Parse(time.RFC3339, m[1])
+		}
 		if reGwPresignExp.MatchString(reason) {
 			d.add("presign-expired", scoreStated-5, Finding{
 				Cause: "presigned URL expired: " + reason,
@@ -151,15 +163,53 @@ func (d *diag) gateway() {
 		m := reGwExpired.FindStringSubmatch(reason)
 		exp, _ := time.Parse(time.RFC3339, m[1])
 		now, _ := time.Parse(time.RFC3339, m[2])
+		if ago, err := time.ParseDuration(m[3]); err == nil && now.IsZero() && !exp.IsZero() {
+			now = exp.Add(ago)
+		}
+		d.serverNow = now
 		d.expiredFinding(exp, now, scoreStated, "gateway time")
 	case reGwFuture.MatchString(reason), reGwNbf.MatchString(reason):
 		claim, m := "iat", reGwFuture.FindStringSubmatch(reason)
-		if m == nil {
-			claim, m = "nbf", reGwNbf.FindStringSubmatch(reason)
+		at, now := time.Time{}, time.Time{}
+		if m != nil {
+			at, _ = time.Parse(time.RFC3339, m[1]+m[3])
+			now, _ = time.Parse(time.RFC3339, m[2])
+		} else {
+			m = reGwNbf.FindStringSubmatch(reason)
+			claim = "nbf"
+			at, _ = time.Parse(time.RFC3339, m[1])
+			now, _ = time.Parse(time.RFC3339, m[2])
 		}
-		at, _ := time.Parse(time.RFC3339, m[1])
-		now, _ := time.Parse(time.RFC3339, m[2])
-		d.notYetValidFinding(claim, at, now, scoreStated, "gateway time")
+		if now.IsZero() {
+			now, _ = d.serverTime()
+		}
+		d.serverNow = now
+		d.notYetValidFinding(claim, at, now, scoreStated, "server time")
+	case reGwNoBearer.MatchString(reason):
+		d.add("no-token", scoreStated, Finding{
+			Cause: "missing token: no bearer token in the " + reGwNoBearer.FindStringSubmatch(reason)[1] + " header",
+			Fix:   refreshFix(d.s.AuthKind) + " (or use a profile whose auth kind sends a token)",
+		})
+	case reGwTokenUse.MatchString(reason):
+		m := reGwTokenUse.FindStringSubmatch(reason)
+		d.add("token-use", scoreStated, Finding{
+			Cause: "wrong token type: the route wants a Cognito " + m[1] + " token, the request carried " + m[2],
+			Fix:   "send the " + m[1] + " token: auth.use_token: " + m[1] + " in the profile",
+		})
+	case reGwClientID.MatchString(reason):
+		m := reGwClientID.FindStringSubmatch(reason)
+		d.audienceFinding(m[1], m[2], scoreStated)
+	case reGwScope.MatchString(reason):
+		d.add("scope", scoreStated, Finding{
+			Cause: "insufficient scope: the token lacks scope " + reGwScope.FindStringSubmatch(reason)[1],
+			Fix:   "log in asking for it: add it to auth.scopes and run `gwcurl login -p PROFILE`",
+		})
+	case reGwJWTKey.MatchString(reason):
+		m := reGwJWTKey.FindStringSubmatch(reason)
+		d.add("token-key", scoreStated, Finding{
+			Cause: "token signature invalid: not signed by a key of " + m[1] + " (kid " + fmt.Sprintf("%q", m[2]) + ")",
+			Fix:   "the token comes from another issuer or an earlier gateway run (the mock's keys are new each start): log in again (`gwcurl login -p PROFILE`)",
+		})
 	case reGwKid.MatchString(reason):
 		d.add("token-key", scoreStated, Finding{
 			Cause: "unknown signing key: the token was signed with key " + fmt.Sprintf("%q", reGwKid.FindStringSubmatch(reason)[1]) + ", which this server does not know",
@@ -266,18 +316,36 @@ func (d *diag) unknownKey(key string, score int, how string) {
 func (d *diag) stsReason(reason string) bool {
 	arn := reARN.FindString(reason)
 	switch {
+	case reGwSTSRelay.MatchString(reason):
+		m := reGwSTSRelay.FindStringSubmatch(reason)
+		d.awsError(&awsError{Format: "query-xml", Code: m[1], Message: m[2], Fields: map[string]string{}})
+	case reGwProofExp.MatchString(reason), reGwProofTime.MatchString(reason):
+		d.timeProblem, d.timeHow = "sigv4", "gateway: "+reason
+		if m := reGwProofTime.FindStringSubmatch(reason); m != nil {
+			d.reqTime, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if reGwProofExp.MatchString(reason) {
+			d.add("identity-expired", scoreStated-5, Finding{
+				Cause: "identity proof expired: " + reason,
+				Fix:   "gwcurl signs a fresh proof per request: check this machine's clock; a copied identity header is honoured 15 minutes",
+			})
+		}
+	case reGwNoProof.MatchString(reason):
+		d.add("no-identity", scoreStated, Finding{
+			Cause: "missing STS identity: no " + reGwNoProof.FindStringSubmatch(reason)[1] + " header was sent",
+			Fix:   "use an sts-identity profile (`gwcurl -p demo-sts ...`) or --auth sts-identity; --identity-header must name the route's header",
+		})
+	case reGwSTSHost.MatchString(reason):
+		d.add("sts-endpoint", scoreStated, Finding{
+			Cause: "STS endpoint: " + reason,
+			Fix:   "sign the proof for the STS endpoint the route trusts (auth.sts_endpoint, --region)",
+		})
 	case arn != "" && reGwAllowlist.MatchString(reason):
 		d.allowlistFinding(arn, "", scoreStated, "gateway: "+reason)
 	case reGwServerID.MatchString(reason) && d.s.AuthKind == "sts-identity":
 		d.add("server-id", scoreStated, Finding{
 			Cause: "server id: " + reason,
 			Fix:   "sign the identity for this gateway: --identity-server-id VALUE (or auth.server_id) with the value the gateway expects",
-		})
-	case d.s.AuthKind == "sts-identity" && strings.Contains(strings.ToLower(reason), "expired"):
-		d.timeProblem = "sigv4"
-		d.add("identity-expired", scoreStated, Finding{
-			Cause: "identity proof expired: " + reason,
-			Fix:   "gwcurl signs a fresh proof per request: check the clock; a copied identity header is valid 15 minutes",
 		})
 	default:
 		return false

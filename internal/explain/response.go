@@ -387,11 +387,21 @@ func (d *diag) serverTime() (time.Time, string) {
 	p := d.resp
 	if p.gw != nil {
 		if t, err := time.Parse(time.RFC3339, p.gw.detail("gateway_time")); err == nil {
-			return t, "the gateway's clock (gateway_time)"
+			return t, "the gateway's gateway_time"
 		}
 		if m := reMockNow.FindStringSubmatch(p.gw.Reason); m != nil {
 			if t, err := time.Parse(time.RFC3339, m[1]); err == nil {
-				return t, "the gateway's clock"
+				return t, "the gateway's reason"
+			}
+		}
+		if !d.serverNow.IsZero() {
+			return d.serverNow, "the gateway's reason"
+		}
+		for _, re := range []*regexp.Regexp{reSigExpired, reSigNotYet} {
+			if m := re.FindStringSubmatch(p.gw.Reason); m != nil {
+				if t, err := time.Parse(awsv4TimeFormat, m[3]); err == nil {
+					return t, "the server's message"
+				}
 			}
 		}
 	}
@@ -401,12 +411,12 @@ func (d *diag) serverTime() (time.Time, string) {
 		}
 		if m := reSigExpired.FindStringSubmatch(p.aws.Message); m != nil {
 			if t, err := time.Parse(awsv4TimeFormat, m[3]); err == nil {
-				return t, "the server's clock (in its message)"
+				return t, "the server's message"
 			}
 		}
 		if m := reSigNotYet.FindStringSubmatch(p.aws.Message); m != nil {
 			if t, err := time.Parse(awsv4TimeFormat, m[3]); err == nil {
-				return t, "the server's clock (in its message)"
+				return t, "the server's message"
 			}
 		}
 	}

@@ -215,7 +215,7 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 				d.add("signature", scoreDerived, Finding{
 					Cause:  "string to sign mismatch: the canonical requests agree but the " + stsDiffName(d.s.StringToSign, serverSTS) + " differs",
 					Fix:    "sign with the date and credential scope the server expects (check --region, --service and the clock)",
-					Detail: lineDiff("string to sign", strings.Split(strings.TrimSpace(d.s.StringToSign), "\n"), strings.Split(strings.TrimSpace(serverSTS), "\n")),
+					Detail: lineDiff("string to sign (- signed by gwcurl, + computed by "+source+")", strings.Split(strings.TrimSpace(d.s.StringToSign), "\n"), strings.Split(strings.TrimSpace(serverSTS), "\n")),
 				})
 				return
 			}
@@ -229,7 +229,7 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 		d.add("signature", scoreDerived, Finding{
 			Cause:  "canonical request mismatch: " + comp,
 			Fix:    fix,
-			Detail: lineDiff("canonical request", strings.Split(clientCR, "\n"), strings.Split(serverCR, "\n")),
+			Detail: lineDiff("canonical request (- signed by gwcurl, + computed by "+source+")", strings.Split(clientCR, "\n"), strings.Split(serverCR, "\n")),
 		})
 	case serverCR != "":
 		detail := []string{"canonical request computed by " + source + ":"}
@@ -242,6 +242,14 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 			Detail: detail,
 		})
 	default:
+		if d.viaCloudFront() && d.s.Header.Get("X-Amz-Content-Sha256") == "" && (d.s.Method == "POST" || d.s.Method == "PUT" || d.s.Method == "PATCH") {
+			// CloudFront OAC signs the origin request itself but cannot hash
+			// the body: the viewer must send x-amz-content-sha256.
+			d.add("payload", scoreDerived-5, Finding{
+				Cause: "missing payload hash: CloudFront (origin access control) signs the " + d.s.Method + " for Lambda but needs the body's SHA-256 in x-amz-content-sha256 from the client",
+				Fix:   "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does; with --auth none add it with -H)",
+			})
+		}
 		fix := "run with -v to see the canonical request; check the secret key for " + keyName + "; a proxy or CDN that rewrites Host, the path or a signed header breaks the signature"
 		if d.viaCloudFront() {
 			fix = "CloudFront is in front: call the origin URL directly, or let CloudFront sign (origin access control) and send only x-amz-content-sha256; also check the secret key for " + keyName
@@ -463,7 +471,8 @@ func headerMap(lines []string) map[string]string {
 // maxDiffLines bounds a printed diff.
 const maxDiffLines = 60
 
-// lineDiff is a line diff of a (gwcurl's) and b (the server's): an LCS
+// lineDiff is a line diff of a (gwcurl's) and b (the server's) under the
+// title what: an LCS
 // over lines, which for canonical requests (a few dozen lines) is cheap.
 // Lines only in a are marked "-", only in b "+", common lines " ".
 func lineDiff(what string, a, b []string) []string {
@@ -481,7 +490,7 @@ func lineDiff(what string, a, b []string) []string {
 			}
 		}
 	}
-	out := []string{what + " (- signed by gwcurl, + computed by the server):"}
+	out := []string{what + ":"}
 	i, j := 0, 0
 	for i < n || j < m {
 		switch {
