@@ -20,12 +20,8 @@ import (
 // its header sanitization and its builtin:echo origin.
 func TestInTheDemoGateway(t *testing.T) {
 	t.Parallel()
-	kinds := gateway.DefaultKinds()
-	kinds[cfverify.Kind] = cfverify.Factory
-	srv := gatewaytest.StartDemo(t, gateway.Options{
-		Kinds: kinds,
-		Mocks: append(gateway.DefaultMocks(), cfverify.Mocks),
-	})
+	// The default registration serves cf_access and its mocks.
+	srv := gatewaytest.StartDemo(t, gateway.Options{})
 
 	get := func(path string, hdr map[string]string) (*http.Response, map[string]any) {
 		t.Helper()

@@ -13,7 +13,6 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
-	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
@@ -23,10 +22,8 @@ import (
 // profile through sign.New: the frame's ${base_url} expansion, the demo key
 // file's token_uri, the verifier and builtin:echo's identity all line up.
 func TestDemoGatewayEndToEnd(t *testing.T) {
-	kinds := gateway.DefaultKinds()
-	kinds[googleverify.Kind] = googleverify.Factory
-	mocks := append(gateway.DefaultMocks(), googleverify.Mocks)
-	srv := gatewaytest.StartDemo(t, gateway.Options{Kinds: kinds, Mocks: mocks})
+	// The default registration serves google_id and its mocks.
+	srv := gatewaytest.StartDemo(t, gateway.Options{})
 
 	dir := t.TempDir()
 	if err := gateway.WriteDemoProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
