@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gwcurl/gwcurl/internal/cli"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess/cfaccesstest"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
@@ -36,6 +37,20 @@ func TestMain(m *testing.M) {
 			case err := <-errs:
 				fmt.Fprintln(os.Stderr, "fake-browser:", err)
 				os.Exit(1)
+			case <-time.After(3 * time.Second):
+			}
+			os.Exit(0)
+		},
+		// cf-fake-browser URL: a person signing in on Access's CLI login page.
+		"cf-fake-browser": func() {
+			errs := make(chan error, 1)
+			cfaccesstest.Browser(&http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", errs)(os.Args[1]) //nolint:errcheck
+			select {
+			case err := <-errs:
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "cf-fake-browser:", err)
+					os.Exit(1)
+				}
 			case <-time.After(3 * time.Second):
 			}
 			os.Exit(0)

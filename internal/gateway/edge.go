@@ -219,6 +219,7 @@ var internalPrefixes = []string{
 // Access app token, Cloud Run's second auth header) and never forwarded.
 var credentialExact = []string{
 	"cf-access-client-id", "cf-access-client-secret", "cf-access-token", "x-serverless-authorization",
+	"cf-access-metadata-request", // Access app discovery (cloudflared login), answered by the cf_access verifier
 }
 
 func classifyHeader(name string) headerClass {

@@ -2,7 +2,12 @@ package sign
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -35,5 +40,45 @@ func newBearer(ctx context.Context, a profiles.Auth, d Deps) (Signer, error) {
 	if err != nil {
 		return nil, &CredentialError{Kind: "bearer", Err: err, Hint: "check the token reference in the profile"}
 	}
+	if d.Trace != nil {
+		if c := jwtSummary(tok, d.Now); c != "" {
+			d.Tracef("bearer token (JWT, not verified by gwcurl): %s", c)
+		} else {
+			d.Tracef("bearer token: opaque, %d characters", len(tok))
+		}
+	}
 	return Bearer(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok}), a.Header), nil
+}
+
+// jwtSummary describes a JWT's identifying claims for -v traces: never the
+// token, never its signature.
+func jwtSummary(tok string, now func() time.Time) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return ""
+	}
+	var c map[string]any
+	if json.Unmarshal(b, &c) != nil {
+		return ""
+	}
+	var out []string
+	for _, k := range []string{"iss", "sub", "aud", "email", "token_use", "client_id", "scope"} {
+		if v, ok := c[k]; ok {
+			out = append(out, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	if exp, ok := c["exp"].(float64); ok {
+		t := time.Unix(int64(exp), 0).UTC()
+		left := t.Sub(Clock(now)()).Round(time.Second)
+		state := "expires in " + left.String()
+		if left < 0 {
+			state = "EXPIRED " + (-left).String() + " ago"
+		}
+		out = append(out, fmt.Sprintf("exp=%s (%s)", t.Format(time.RFC3339), state))
+	}
+	return strings.Join(out, " ")
 }

@@ -98,12 +98,10 @@ func TestInTheDemoGateway(t *testing.T) {
 	}
 	hresp.Body.Close()
 	if hresp.Header.Get(cfverify.HeaderMetadata) == "" {
-		// NOTE: the frame's sanitizer (internal/gateway/edge.go) removes every
-		// client-supplied Cf-Access-* header before verification, including
-		// Cf-Access-Metadata-Request; it must pass that one through (it is a
-		// request for metadata, not an identity claim). Until then the login
-		// cannot discover the application through the frame.
-		t.Skip("the gateway frame strips Cf-Access-Metadata-Request before the cf_access verifier; CLI login through the frame is blocked")
+		// The frame must pass Cf-Access-Metadata-Request through to the
+		// verifier (internal/gateway/edge.go): it asks for metadata, it is
+		// not an identity claim.
+		t.Fatal("the gateway frame stripped Cf-Access-Metadata-Request: the CLI login cannot discover the application")
 	}
 	errs := make(chan error, 1)
 	tok, err := login.CFAccessLogin(t.Context(), login.CFLoginOptions{
