@@ -360,6 +360,12 @@ func (g *Gateway) serve(st *reqState, r *http.Request) error {
 		return err
 	}
 	path := r.URL.Path
+	if hasDotSegment(path) {
+		// Routes match by prefix on the path as sent; "/public/../aws/x"
+		// would match /public while an origin that normalizes sees /aws/x.
+		// Real edges normalize or refuse; the gateway refuses.
+		return &HTTPError{Status: http.StatusBadRequest, Decision: "bad_path", Reason: "path has . or .. segments; send the normalized path"}
+	}
 	for i := range g.mocks {
 		m := &g.mocks[i]
 		if path == m.bare || strings.HasPrefix(path, m.bare) && len(path) > len(m.bare) && path[len(m.bare)] == '/' {
@@ -616,4 +622,21 @@ func (x *expander) node(n *yaml.Node, key string) (*yaml.Node, error) {
 // ctxWithIdentity is split out so the allocation is visible in profiles.
 func ctxWithIdentity(r *http.Request, id *auth.Identity) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+}
+
+// hasDotSegment reports whether a decoded path has a "." or ".." segment.
+func hasDotSegment(p string) bool {
+	for len(p) > 0 {
+		i := strings.IndexByte(p, '/')
+		seg := p
+		if i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }

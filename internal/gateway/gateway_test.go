@@ -930,3 +930,19 @@ func TestAbortedUpstreamBodyIsLogged(t *testing.T) {
 	}
 	t.Error("the aborted request was not logged")
 }
+
+func TestDotSegmentsRefused(t *testing.T) {
+	srv := gatewaytest.StartDemo(t, gateway.Options{})
+	for _, p := range []string{"/public/../aws/echo", "/public/./echo", "/public/%2e%2e/aws/echo", "/public/.."} {
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.URL.Opaque = p // send the path as is
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s = %d, want 400", p, resp.StatusCode)
+		}
+	}
+}
