@@ -34,6 +34,7 @@ func DemoProfiles(baseURL, googleKeyFile string) *profiles.Config {
 			"demo-public": {BaseURL: b + "/public", Auth: profiles.Auth{Kind: "none"}},
 			"demo-sigv4": {BaseURL: b + "/aws", Auth: profiles.Auth{
 				Kind: "sigv4", Region: demo.Region, Service: demo.SigV4Service,
+				STSEndpoint: b + "/_mock/sts/", // whoami asks the mock STS
 				AccessKeyID: demo.AWSAccessKeyID, SecretAccessKey: "file:" + DemoAWSSecretFile,
 			}},
 			"demo-sts": {BaseURL: b + "/sts", Auth: profiles.Auth{

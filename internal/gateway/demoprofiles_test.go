@@ -57,7 +57,7 @@ func TestWriteDemoProfiles(t *testing.T) {
 	want := map[string]profiles.Profile{
 		"demo-public": {BaseURL: base + "/public", Auth: profiles.Auth{Kind: "none"}},
 		"demo-sigv4": {BaseURL: base + "/aws", Auth: profiles.Auth{Kind: "sigv4", Region: "us-east-1", Service: "lambda",
-			AccessKeyID: "AKIAGWCURLDEMO000001", SecretAccessKey: "file:demo-secrets/aws-secret-access-key"}},
+			STSEndpoint: base + "/_mock/sts/", AccessKeyID: "AKIAGWCURLDEMO000001", SecretAccessKey: "file:demo-secrets/aws-secret-access-key"}},
 		"demo-sts": {BaseURL: base + "/sts", Auth: profiles.Auth{Kind: "sts-identity", Header: "X-Fluid-Identity", Format: "url",
 			Region: "us-east-1", STSEndpoint: base + "/_mock/sts/", AccessKeyID: "AKIAGWCURLDEMO000001",
 			SecretAccessKey: "file:demo-secrets/aws-secret-access-key"}},
