@@ -476,6 +476,10 @@ const maxDiffLines = 60
 // over lines, which for canonical requests (a few dozen lines) is cheap.
 // Lines only in a are marked "-", only in b "+", common lines " ".
 func lineDiff(what string, a, b []string) []string {
+	// A canonical request has a few dozen lines; a server could send any
+	// amount, so the quadratic table is bounded.
+	const maxLines = 200
+	a, b = a[:min(len(a), maxLines)], b[:min(len(b), maxLines)]
 	n, m := len(a), len(b)
 	lcs := make([][]int, n+1)
 	for i := range lcs {
