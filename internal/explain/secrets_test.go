@@ -61,7 +61,7 @@ func TestNoSecretsInAnyExplanation(t *testing.T) {
 		sents[kind] = Sent{Method: "POST", URL: "https://abc.lambda-url.us-east-1.on.aws/orders?token=" + testCookieValue + "&X-Amz-Signature=" + testSignature,
 			AuthKind: kind, Header: h, SignedAt: now, Origin: "https://app.example.com", CanonicalRequest: clientCR,
 			StringToSign: "AWS4-HMAC-SHA256\n20260102T030405Z\n20260102/us-east-1/lambda/aws4_request\n" + testEmptySHA256,
-			Region: "us-east-1", Service: "lambda", Token: idToken}
+			Region:       "us-east-1", Service: "lambda", Token: idToken}
 	}
 
 	// Answers that echo what they were sent.
