@@ -108,10 +108,17 @@ func (d *diag) clockSkew() {
 			// The server refused the time but the clocks agree: the
 			// signature is old (a replayed or copied request), not skewed.
 			if req, rok := d.requestTime(); rok && !server.IsZero() && server.Sub(req).Abs() > sigv4MaxSkew {
-				d.add("clock", scoreDerived, Finding{
-					Cause: fmt.Sprintf("stale signature: the request was signed at %s, %s before the server received it (your clock agrees with the server's)", fmtTime(req), fmtDur(server.Sub(req).Abs())),
-					Fix:   "sign each request when it is sent (do not replay a signed request or a copied X-Amz-Date); gwcurl re-signs every attempt",
-				})
+				if req.Before(server) {
+					d.add("clock", scoreDerived, Finding{
+						Cause: fmt.Sprintf("stale signature: the request was signed at %s, %s before the server received it (your clock agrees with the server's)", fmtTime(req), fmtDur(server.Sub(req))),
+						Fix:   "sign each request when it is sent (do not replay a signed request or a copied X-Amz-Date); gwcurl re-signs every attempt",
+					})
+				} else {
+					d.add("clock", scoreDerived, Finding{
+						Cause: fmt.Sprintf("future-dated signature: the request is dated %s, %s ahead of the server, though your clock agrees with the server's", fmtTime(req), fmtDur(req.Sub(server))),
+						Fix:   "the request was signed on another machine with a fast clock, or its date was set by hand: sign it here (gwcurl signs each attempt)",
+					})
+				}
 			}
 		}
 		return

@@ -180,11 +180,16 @@ func (d *diag) gateway() {
 			at, _ = time.Parse(time.RFC3339, m[1])
 			now, _ = time.Parse(time.RFC3339, m[2])
 		}
+		by := "server time"
 		if now.IsZero() {
 			now, _ = d.serverTime()
 		}
-		d.serverNow = now
-		d.notYetValidFinding(claim, at, now, scoreStated, "server time")
+		if now.IsZero() {
+			now, by = d.localTime(), "your clock"
+		} else {
+			d.serverNow = now
+		}
+		d.notYetValidFinding(claim, at, now, scoreStated, by)
 	case reGwNoBearer.MatchString(reason):
 		d.add("no-token", scoreStated, Finding{
 			Cause: "missing token: no bearer token in the " + reGwNoBearer.FindStringSubmatch(reason)[1] + " header",
