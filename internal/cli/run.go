@@ -82,13 +82,22 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	stats := &transferStats{start: time.Now(), method: rr.method, authKind: kindOrNone(rr.auth.Kind)}
 	tt := &traceTransport{base: base, trace: trace, stats: stats, redact: rr.extraRed}
+	var rec *explainRecorder
+	if o.Explain {
+		rec = &explainRecorder{}
+		tt.onSent = rec.sent
+	}
 	var printed *http.Request
 	if o.PrintCurl {
 		tt.onReady = func(r *http.Request) { printed = r }
 	}
 	// Signers talk to token endpoints through an unsigned client.
 	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
-	signer, err := sign.New(ctx, rr.auth, rr.url.String(), f.signDeps(rr, plain, trace))
+	deps := f.signDeps(rr, plain, trace)
+	if rec != nil {
+		deps.OnSigV4 = rec.onSigV4
+	}
+	signer, err := sign.New(ctx, rr.auth, rr.url.String(), deps)
 	if err != nil {
 		return err
 	}
@@ -145,6 +154,11 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		atomic *atomicOutput
 	)
 	var body io.Reader = resp.Body
+	var explained bytes.Buffer
+	explainIt := rec != nil && (resp.StatusCode < 200 || resp.StatusCode > 299)
+	if explainIt {
+		body = io.TeeReader(body, &limitedBuffer{buf: &explained, max: 64 << 10})
+	}
 	if showProgress && (o.Output != "" || !f.IO.IsStdoutTTY()) {
 		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength)
 		defer p.done()
@@ -182,6 +196,9 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	stats.end = time.Now()
 	if err != nil {
 		return cleanErr(err)
+	}
+	if explainIt {
+		f.diagnose(rec, rr, resp, explained.Bytes())
 	}
 	if trace != nil {
 		trace("* %d bytes in %s", n, stats.end.Sub(stats.start).Round(time.Millisecond))

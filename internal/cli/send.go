@@ -49,6 +49,7 @@ type traceTransport struct {
 	stats   *transferStats
 	redact  []string
 	onReady func(*http.Request) // observes the signed request (for --print-curl)
+	onSent  func(*http.Request) // records each signed attempt (for --explain)
 }
 
 func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -79,6 +80,9 @@ func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		},
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), ct))
+	if t.onSent != nil {
+		t.onSent(req)
+	}
 	if t.trace != nil {
 		t.trace("> %s %s %s", req.Method, redact.URL(req.URL.RequestURI()), "HTTP/1.1")
 		t.trace("> Host: %s", req.URL.Host)

@@ -22,6 +22,16 @@ type Deps struct {
 	Trace       func(format string, args ...any) // -v trace to stderr; nil when not verbose. Never pass secrets.
 	Stderr      io.Writer                        // conversation (progress); never nil
 	Interactive bool                             // a person is at a terminal; false in CI
+	// OnSigV4, when set, receives what a SigV4 signature covered (for
+	// --explain, which diffs it against the server's canonical request).
+	OnSigV4 func(SigV4Info)
+}
+
+// SigV4Info is what one SigV4 signature covered. It holds no secret.
+type SigV4Info struct {
+	CanonicalRequest, StringToSign string
+	Region, Service                string
+	Time                           time.Time
 }
 
 // Tracef calls d.Trace when verbose tracing is on.
