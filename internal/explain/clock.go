@@ -189,6 +189,9 @@ func relative(t, now time.Time) string {
 		return ""
 	}
 	d := t.Sub(now)
+	if d.Abs() >= 10*time.Minute {
+		d = d.Round(time.Minute) // "in 58m", not "in 57m59s"
+	}
 	switch {
 	case d.Abs() < time.Second:
 		return "now"

@@ -259,7 +259,7 @@ func decodeIdentityReport(in string, now time.Time) (*Report, error) {
 	if a := p.auth; a != nil {
 		lines = append(lines,
 			"access key:      "+a.accessKey+" ("+keyType(a.accessKey)+")",
-			"credential scope: "+a.scope(),
+			"scope:           "+a.scope(),
 			"region:          "+a.region,
 			"service:         "+a.service,
 			"signed headers:  "+strings.Join(a.signedHeaders, ";"))
@@ -276,7 +276,10 @@ func decodeIdentityReport(in string, now time.Time) (*Report, error) {
 		fields["signed_at"] = fmtTime(p.amzDate)
 		if kind == "sts-identity" {
 			exp := p.expiresAt()
-			l := "expires:         " + whenWords(exp, now) + " (STS accepts a signed GetCallerIdentity for 15 minutes)"
+			l := "expires:         " + fmtTime(exp) + " (STS honours a signed GetCallerIdentity for 15 minutes)"
+			if r := relative(exp, now); r != "" {
+				l = "expires:         " + fmtTime(exp) + " (" + r + "; STS honours a signed GetCallerIdentity for 15 minutes)"
+			}
 			expired := !now.IsZero() && !now.Before(exp)
 			if expired {
 				l = "expires:         EXPIRED " + relative(exp, now) + " (" + fmtTime(exp) + "; STS accepts it for 15 minutes after signing)"

@@ -83,7 +83,7 @@ func TestDecode(t *testing.T) {
 		{"cognito id token not yet valid", cognito, "jwt", []string{"Amazon Cognito user pool token (ID token)", "username:        alice", "NOT YET VALID"}, []string{cognito}},
 		{"sts url proof, expired", presigned, "sts-identity", []string{"url format", "access key:      ASIAIOSFODNN7EXAMPLE (temporary STS credentials)",
 			"region:          us-east-1", "action:          GetCallerIdentity", "EXPIRED 5m ago", "server id:       x-k8s-aws-id (signed", "session token:   present"}, nil},
-		{"sts url proof, fresh", fresh, "sts-identity", []string{"(long-term IAM user key)", "expires:         2026-01-02T03:17:05Z (in 13m)"}, nil},
+		{"sts url proof, fresh", fresh, "sts-identity", []string{"(long-term IAM user key)", "expires:         2026-01-02T03:17:05Z (in 13m; STS honours"}, nil},
 		{"k8s token", k8s, "sts-identity", []string{"k8s format", "ASIAIOSFODNN7EXAMPLE", "request:         GET https://sts.us-east-1.amazonaws.com/ (STS, us-east-1)"}, []string{k8s}},
 		{"vault login as a header line", "X-Fluid-Identity: " + vault, "sts-identity", []string{"vault format", "request:         POST https://sts.amazonaws.com/ (global STS endpoint",
 			"server id:       x-vault-aws-iam-server-id: vault.example.com (signed", "GetCallerIdentity"}, []string{vault}},
