@@ -78,6 +78,15 @@ func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 			sc.addHeaderValue(header, in)
 		}
 	}
+	if strings.EqualFold(header, "Cookie") || strings.EqualFold(header, "Set-Cookie") {
+		// The credential cookies: Access's CF_Authorization, or any JWT.
+		for part := range strings.SplitSeq(in, ";") {
+			if _, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.Count(v, ".") == 2 {
+				in = v
+				break
+			}
+		}
+	}
 	if scheme, rest, ok := strings.Cut(in, " "); ok && strings.EqualFold(scheme, "Bearer") {
 		in = strings.TrimSpace(rest)
 		sc.addToken(in)

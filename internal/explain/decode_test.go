@@ -79,6 +79,7 @@ func TestDecode(t *testing.T) {
 			"audience:        https://orders-abc123-uc.a.run.app", "expires:         2026-01-02T03:59:05Z (in 55m), lifetime 1h", "party (azp):     1000"}, []string{google}},
 		{"gcloud user token, expired, as a header line", "Authorization: Bearer " + gcloud, "jwt", []string{"sent as:         Authorization header",
 			"its audience is the OAuth client", "EXPIRED 2h ago"}, []string{gcloud}},
+		{"cloudflare cookie header line", "Cookie: theme=dark; CF_Authorization=" + cf, "jwt", []string{"sent as:         Cookie header", "Cloudflare Access application token"}, []string{cf}},
 		{"cloudflare app token", cf, "jwt", []string{"Cloudflare Access application token", "type:            app", "in 24h"}, []string{cf}},
 		{"cognito id token not yet valid", cognito, "jwt", []string{"Amazon Cognito user pool token (ID token)", "username:        alice", "NOT YET VALID"}, []string{cognito}},
 		{"sts url proof, expired", presigned, "sts-identity", []string{"url format", "access key:      ASIAIOSFODNN7EXAMPLE (temporary STS credentials)",
@@ -148,5 +149,18 @@ func TestDecodeErrors(t *testing.T) {
 		} else if strings.HasSuffix(err.Error(), ".") || strings.ToLower(err.Error()[:1]) != err.Error()[:1] {
 			t.Errorf("error %q is not a lower-case line without a period", err)
 		}
+	}
+}
+
+func TestSigningTrace(t *testing.T) {
+	t.Parallel()
+	var forwarded []string
+	st := &SigningTrace{Next: func(f string, a ...any) { forwarded = append(forwarded, f) }}
+	st.Trace("sigv4: signing for service %s, region %s", "lambda", "us-east-1")
+	st.Trace("sigv4: canonical request:\n%s", "    GET\n    /x\n    \n    host:h\n    \n    host\n    "+testEmptySHA256)
+	st.Trace("sigv4: string to sign:\n%s", "    AWS4-HMAC-SHA256\n    20260102T030405Z")
+	cr, sts := st.Signed()
+	if cr != "GET\n/x\n\nhost:h\n\nhost\n"+testEmptySHA256 || sts != "AWS4-HMAC-SHA256\n20260102T030405Z" || len(forwarded) != 3 {
+		t.Errorf("Signed() = %q, %q; forwarded %d", cr, sts, len(forwarded))
 	}
 }

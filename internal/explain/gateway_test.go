@@ -2,7 +2,6 @@ package explain
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -72,40 +71,11 @@ func (rc *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// traceSigning collects the sigv4 signer's -v trace and recovers the
-// canonical request and string to sign from it (the signer exports them no
-// other way).
-type traceSigning struct {
-	mu        sync.Mutex
-	canonical string
-	sts       string
-}
-
-func (ts *traceSigning) trace(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	head, body, _ := strings.Cut(msg, "\n")
-	unindent := func(s string) string {
-		lines := strings.Split(s, "\n")
-		for i, l := range lines {
-			lines[i] = strings.TrimPrefix(l, "    ")
-		}
-		return strings.Join(lines, "\n")
-	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	switch head {
-	case "sigv4: canonical request:", "sts-identity: canonical request:":
-		ts.canonical = unindent(body)
-	case "sigv4: string to sign:", "sts-identity: string to sign:":
-		ts.sts = unindent(body)
-	}
-}
-
 // exchange signs one request with a and sends it, returning what the CLI
 // would put in Sent and Received.
 func exchange(t *testing.T, a profiles.Auth, env map[string]string, method, target, body string, hdr http.Header, mutate func(*http.Request)) (Sent, Received) {
 	t.Helper()
-	ts := &traceSigning{}
+	ts := &SigningTrace{}
 	getenv := func(k string) string { return env[k] }
 	d := sign.Deps{
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
@@ -113,7 +83,7 @@ func exchange(t *testing.T, a profiles.Auth, env map[string]string, method, targ
 		Getenv:     getenv,
 		Secrets:    &profiles.Resolver{Getenv: getenv},
 		CacheDir:   filepath.Join(t.TempDir(), "cache"),
-		Trace:      ts.trace,
+		Trace:      ts.Trace,
 		Stderr:     io.Discard,
 	}
 	s, err := sign.New(context.Background(), a, target, d)
@@ -143,11 +113,10 @@ func exchange(t *testing.T, a profiles.Auth, env map[string]string, method, targ
 	sent := rc.sent
 	at := rc.at
 	rc.mu.Unlock()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
+	cr, sts := ts.Signed()
 	return Sent{
 			Method: sent.Method, URL: sent.URL.String(), AuthKind: a.Kind, Header: sent.Header.Clone(), SignedAt: at,
-			Origin: sent.Header.Get("Origin"), CanonicalRequest: ts.canonical, StringToSign: ts.sts,
+			Origin: sent.Header.Get("Origin"), CanonicalRequest: cr, StringToSign: sts,
 			Region: a.Region, Service: a.Service,
 		}, Received{
 			Status: resp.StatusCode, Header: resp.Header, Body: rbody, At: time.Now(),
