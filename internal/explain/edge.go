@@ -30,6 +30,12 @@ func (d *diag) cors() {
 	}
 	credentials := d.s.Header.Get("Cookie") != "" || d.s.Header.Get("Authorization") != ""
 	switch {
+	case len(acao) == 0 && !ok2xx && !preflight:
+		d.add("cors", scorePossible, Finding{
+			Cause: "CORS: the error answer has no Access-Control-Allow-Origin for " + origin + ", so a browser hides it (the cause above still applies)",
+			Fix:   "make the server (or the edge in front of it) send CORS headers on error answers too",
+		})
+		return
 	case len(acao) == 0:
 		d.corsFinding(origin, score, "the answer has no Access-Control-Allow-Origin header")
 		return

@@ -93,3 +93,47 @@ func TestGatewayReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestCORS checks answers from servers other than the mock gateway.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	const origin = "https://app.example.com"
+	preflight := http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"DELETE"}, "Access-Control-Request-Headers": {"authorization, x-amz-date"}}
+	tests := []struct {
+		name   string
+		method string
+		sent   http.Header
+		status int
+		got    http.Header
+		want   string // "" = no finding
+	}{
+		{"2xx without allow-origin", "GET", http.Header{"Origin": {origin}}, 200, http.Header{}, "CORS: origin https://app.example.com is not allowed"},
+		{"2xx allowing another origin", "GET", http.Header{"Origin": {origin}}, 200, http.Header{"Access-Control-Allow-Origin": {"https://admin.example.com"}}, "CORS: origin https://app.example.com is not allowed"},
+		{"2xx allowing it", "GET", http.Header{"Origin": {origin}}, 200, http.Header{"Access-Control-Allow-Origin": {origin}}, ""},
+		{"2xx allowing any", "GET", http.Header{"Origin": {origin}}, 200, http.Header{"Access-Control-Allow-Origin": {"*"}}, ""},
+		{"two allow-origin headers", "GET", http.Header{"Origin": {origin}}, 200, http.Header{"Access-Control-Allow-Origin": {origin, origin}}, "browsers accept exactly one"},
+		{"wildcard with credentials", "GET", http.Header{"Origin": {origin}, "Cookie": {"a=b"}}, 200, http.Header{"Access-Control-Allow-Origin": {"*"}, "Access-Control-Allow-Credentials": {"true"}}, `"*", which browsers refuse`},
+		{"preflight method", "OPTIONS", preflight, 204, http.Header{"Access-Control-Allow-Origin": {origin}, "Access-Control-Allow-Methods": {"GET, POST"}, "Access-Control-Allow-Headers": {"authorization, x-amz-date"}}, "does not allow method DELETE"},
+		{"preflight header", "OPTIONS", preflight, 204, http.Header{"Access-Control-Allow-Origin": {origin}, "Access-Control-Allow-Methods": {"GET, DELETE"}, "Access-Control-Allow-Headers": {"authorization"}}, "does not allow request header x-amz-date"},
+		{"preflight ok", "OPTIONS", preflight, 204, http.Header{"Access-Control-Allow-Origin": {origin}, "Access-Control-Allow-Methods": {"GET, DELETE"}, "Access-Control-Allow-Headers": {"*"}}, ""},
+		{"error answer without cors headers", "GET", http.Header{"Origin": {origin}}, 500, http.Header{}, "a browser hides it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fs := Diagnose(Sent{Method: tt.method, URL: "https://api.example.com/x", Header: tt.sent}, Received{Status: tt.status, Header: tt.got})
+			var cors []Finding
+			for _, f := range fs {
+				if strings.HasPrefix(f.Cause, "CORS") {
+					cors = append(cors, f)
+				}
+			}
+			switch {
+			case tt.want == "" && len(cors) > 0:
+				t.Errorf("unexpected CORS finding: %+v", cors)
+			case tt.want != "" && (len(cors) == 0 || !strings.Contains(cors[0].Cause, tt.want)):
+				t.Errorf("want a CORS finding with %q, got:\n%s", tt.want, rendered(fs))
+			}
+		})
+	}
+}
