@@ -134,6 +134,15 @@ func (d *diag) clockSkew() {
 	}
 	score := scorePossible
 	switch {
+	case d.timeProblem == "token":
+		// The clock is the cause only if the token is valid by the local
+		// clock: an expired token stays expired whatever the clocks say.
+		switch valid, known := d.tokenValidLocally(); {
+		case known && valid:
+			score = scoreRoot // above the server's "expired", which it explains
+		case !known:
+			score = scoreDerived - 5
+		}
 	case d.timeProblem != "":
 		score = scoreStated
 	case abs > sigv4MaxSkew && timeSensitive(d.s.AuthKind):
@@ -147,6 +156,19 @@ func (d *diag) clockSkew() {
 		fix += "; tokens are checked against the server's clock"
 	}
 	d.add("clock", score, Finding{Cause: cause, Fix: fix, Detail: detail})
+}
+
+// tokenValidLocally reports whether the token gwcurl sent is within its
+// validity by the local clock (known is false without a decodable token).
+func (d *diag) tokenValidLocally() (valid, known bool) {
+	j := d.sentJWT()
+	local := d.localTime()
+	if j == nil || local.IsZero() {
+		return false, false
+	}
+	return (j.exp.IsZero() || local.Before(j.exp)) &&
+		(j.nbf.IsZero() || !j.nbf.After(local.Add(time.Minute))) &&
+		(j.iat.IsZero() || !j.iat.After(local.Add(time.Minute))), true
 }
 
 func timeSensitive(kind string) bool {

@@ -76,6 +76,7 @@ const MaxBody = 64 << 10
 // above one derived from evidence, which ranks above an inference from what
 // was sent.
 const (
+	scoreRoot     = 105 // explains a stated cause (a clock that makes a valid token "expired")
 	scoreStated   = 100 // the server names it
 	scoreDerived  = 90  // computed from what the server returned (a diff, a time)
 	scoreLikely   = 70  // inferred from what was sent and the status

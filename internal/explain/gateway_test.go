@@ -353,6 +353,29 @@ func TestGatewayGoogle(t *testing.T) {
 	}
 }
 
+// TestGatewayTokenClockSkew: a token valid by the local clock that a
+// gateway two hours ahead calls expired is a clock problem, and an expired
+// token stays the cause when the clocks agree.
+func TestGatewayTokenClockSkew(t *testing.T) {
+	t.Parallel()
+	srv := startDemo(t, 2*time.Hour)
+	st, err := googleverify.StateFor(srv.Gateway.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := st.Sign(map[string]any{"aud": srv.URL + "/run", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, r := exchange(t, profiles.Auth{Kind: "none"}, nil, "GET", srv.URL+"/run/echo", "", http.Header{"Authorization": {"Bearer " + tok}}, nil)
+	s.AuthKind, s.Token = "google", tok
+	fs := check(t, s, r, []string{tok}, `^clock skew: your clock is (2h|1h59m) behind the server$`)
+	if len(fs) < 2 || !strings.HasPrefix(fs[1].Cause, "token expired") {
+		t.Errorf("the gateway's 'token expired' is not the second finding:\n%s", rendered(fs))
+	}
+}
+
 func TestGatewayCFAccess(t *testing.T) {
 	t.Parallel()
 	srv := startDemo(t, 0)
