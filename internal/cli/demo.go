@@ -109,7 +109,7 @@ func wantField(want any, path ...string) func([]byte) error {
 
 // demoKinds are the auth kinds whose rows the demo runs: each kind's row is
 // added when its signer and verifier have landed.
-var demoKinds = map[string]bool{"none": true, "google": true, "cf-access": true, "cognito": true, "magic-link": true, "sts-identity": true}
+var demoKinds = map[string]bool{"none": true, "google": true, "cf-access": true, "cognito": true, "magic-link": true, "sts-identity": true, "sigv4": true}
 
 // runDemo starts the embedded gateway in-process on a free loopback port,
 // writes its profiles into a temp dir, and calls every route with the

@@ -11,6 +11,7 @@ import (
 	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
 	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
+	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
 	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
 )
@@ -21,7 +22,7 @@ import (
 func DefaultKinds() map[string]auth.Factory {
 	return map[string]auth.Factory{
 		"none":         NoneFactory,
-		"sigv4":        NotImplemented("sigv4"),
+		"sigv4":        sigv4verify.Factory,
 		"sts_identity": stsverify.Factory,
 		"google_id":    googleverify.Factory,
 		"cf_access":    cfverify.Factory,

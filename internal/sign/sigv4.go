@@ -50,6 +50,7 @@ type sigV4Signer struct {
 	signer   *v4.Signer
 	now      func() time.Time
 	trace    func(format string, args ...any)
+	onSigned func(SigV4Info) // Deps.OnSigV4 (--explain)
 }
 
 // Interface guard.
@@ -80,6 +81,7 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 		signer:   v4.NewSigner(),
 		now:      Clock(d.Now),
 		trace:    d.Trace,
+		onSigned: d.OnSigV4,
 	}, nil
 }
 
@@ -153,6 +155,10 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	res, err := signV4(ctx, s.signer, creds, req, p)
 	if err != nil {
 		return err
+	}
+	if s.onSigned != nil {
+		s.onSigned(SigV4Info{CanonicalRequest: redactCanonical(res.CanonicalRequest, creds.SessionToken), StringToSign: res.StringToSign,
+			Region: s.region, Service: s.service, Time: p.Time})
 	}
 	if s.trace != nil {
 		if n >= 0 {
