@@ -11,8 +11,8 @@ import (
 	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
 	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
 	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
+	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
 )
 
