@@ -12,8 +12,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
 // Login runs the profile's browser login (auth kind cognito or magic-link),
@@ -108,7 +106,13 @@ func refresh(ctx context.Context, o *Options, rec *record) error {
 		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client") {
 			// The session is over (expired, revoked, or the client changed):
 			// forget it, so the next request fails fast.
-			_ = o.Store.Delete(ctx, o.Profile, StoreKey)
+			// Another gwcurl may have refreshed meanwhile with a rotating
+			// refresh token; then its record is the current one.
+			if cur, _ := load(ctx, o); cur != nil && cur.RefreshToken != rec.RefreshToken && cur.Config == rec.Config {
+				*rec = *cur
+				return nil
+			}
+			_ = deleteStored(ctx, o)
 			desc := re.ErrorCode
 			if re.ErrorDescription != "" {
 				desc += ": " + clean(re.ErrorDescription)
@@ -142,7 +146,7 @@ func Logout(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := o.Store.Delete(ctx, o.Profile, StoreKey); err != nil && !errors.Is(err, profiles.ErrNotFound) {
+	if err := deleteStored(ctx, &o); err != nil {
 		return fmt.Errorf("delete the login tokens of profile %s: %w", o.Profile, err)
 	}
 	if rec == nil || rec.RefreshToken == "" || rec.RevokeURL == "" {
