@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -600,14 +599,4 @@ func AppendQuery(redirectURI string, params url.Values) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// IsLoopbackRequest reports whether r came from the loopback interface.
-func IsLoopbackRequest(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
