@@ -147,6 +147,13 @@ func TestScript(t *testing.T) {
 				u := strings.Fields(data[i+len("base_url: "):])[0]
 				ts.Setenv(args[1], u[:strings.LastIndex(u, "/")])
 			},
+			// envfile VAR FILE: set VAR to the trimmed contents of FILE.
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: envfile VAR FILE")
+				}
+				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+			},
 			// noesc FILE...: fail if a file holds an ANSI escape byte.
 			"noesc": func(ts *testscript.TestScript, neg bool, args []string) {
 				for _, a := range args {
