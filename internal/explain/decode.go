@@ -68,7 +68,7 @@ func Decode(input string, now time.Time) (*Report, error) {
 func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 	// A whole HTTP response (curl -i, or gwcurl -i).
 	if strings.HasPrefix(in, "HTTP/") {
-		return decodeResponse(in, now, sc)
+		return decodeResponse(in, sc)
 	}
 	// A header line: "Authorization: Bearer …", "X-Fluid-Identity: …".
 	header := ""
@@ -100,9 +100,9 @@ func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 		if strings.Contains(in, "iam_http_request_method") {
 			return decodeIdentityReport(in, now)
 		}
-		return decodeBody(in, now, sc)
+		return decodeBody(in)
 	case strings.HasPrefix(in, "<"):
-		return decodeBody(in, now, sc)
+		return decodeBody(in)
 	}
 	if strings.Count(in, ".") == 2 && !strings.ContainsAny(in, " \n") {
 		j, err := decodeJWT(in)
@@ -398,7 +398,7 @@ func statusFromText(s string) int {
 	return 0
 }
 
-func decodeBody(in string, now time.Time, sc *scrubber) (*Report, error) {
+func decodeBody(in string) (*Report, error) {
 	rec := Received{Header: http.Header{}, Body: []byte(in)}
 	p := parseResponse(rec)
 	switch {
@@ -407,10 +407,10 @@ func decodeBody(in string, now time.Time, sc *scrubber) (*Report, error) {
 	case p.aws == nil && p.oa == nil && p.goog == nil && (p.page == nil || !looksHTML([]byte(in))):
 		return nil, errors.New("not recognised: the JSON or XML is not an AWS error, a gateway refusal or an OAuth error")
 	}
-	return responseReport(Sent{}, rec, p, now), nil
+	return responseReport(Sent{}, rec, p), nil
 }
 
-func decodeResponse(in string, now time.Time, sc *scrubber) (*Report, error) {
+func decodeResponse(in string, sc *scrubber) (*Report, error) {
 	// curl -i output may use bare \n line ends.
 	raw := in
 	if !strings.Contains(raw, "\r\n") {
@@ -427,15 +427,17 @@ func decodeResponse(in string, now time.Time, sc *scrubber) (*Report, error) {
 	for _, v := range resp.Header.Values("Set-Cookie") {
 		sc.addHeaderValue("Set-Cookie", v)
 	}
-	rep := responseReport(Sent{}, rec, parseResponse(rec), now)
+	rep := responseReport(Sent{}, rec, parseResponse(rec))
 	rep.Kind = "http-response"
 	rep.Lines = append([]string{fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}, rep.Lines...)
 	rep.Fields["status"] = resp.StatusCode
 	return rep, nil
 }
 
-// responseReport describes an error answer and what it means.
-func responseReport(s Sent, rec Received, p *response, now time.Time) *Report {
+// responseReport describes an error answer and what it means. A pasted
+// answer has no arrival time (Received.At is zero), so its Date is not
+// compared with this machine's clock.
+func responseReport(s Sent, rec Received, p *response) *Report {
 	rep := &Report{Fields: map[string]any{}}
 	switch {
 	case p.gw != nil:

@@ -167,11 +167,11 @@ func (p *response) parseJSON(body []byte, h http.Header) {
 	if code == "" {
 		code = str("Code")
 	}
-	if i := strings.IndexAny(code, ":#"); i >= 0 && strings.Contains(code, ":") {
-		code = code[:strings.IndexByte(code, ':')] // "AccessDeniedException:http://internal…"
-	}
+	// "AccessDeniedException:http://internal.amazon.com/coral/…" and
+	// "com.amazon.coral.service#ExpiredTokenException" both name the type.
+	code, _, _ = strings.Cut(code, ":")
 	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:] // "com.amazon.coral.service#ExpiredTokenException"
+		code = code[i+1:]
 	}
 	if msg == "" && code == "" {
 		return
