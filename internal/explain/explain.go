@@ -64,7 +64,7 @@ type Finding struct {
 
 // Report is what [Decode] found in a pasted value.
 type Report struct {
-	Kind   string         // jwt, sts-identity, sigv4-authorization, presigned-url, aws-error, gateway-rejection, oauth-error, http-response
+	Kind   string         // jwt, sts-identity, presigned-url, sigv4-authorization, aws-error, gateway-rejection, oauth-error, google-error, html-page, http-response
 	Lines  []string       // human lines
 	Fields map[string]any // for --json
 }
