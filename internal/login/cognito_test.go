@@ -426,3 +426,39 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestCognitoDomainAndPort: a managed-login domain instead of an issuer
+// (the issuer is learned from the verified token), and a fixed
+// redirect_port, as a Cognito app client with an exact callback URL needs.
+func TestCognitoDomainAndPort(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	port := freePort(t)
+	for name, mod := range map[string]func(*login.Options){
+		"domain only":       func(o *login.Options) { o.Auth.Issuer, o.Auth.Domain = "", e.srv.URL+"/_mock/cognito" },
+		"domain and issuer": func(o *login.Options) { o.Auth.Domain = e.srv.URL + "/_mock/cognito" },
+		"fixed port":        func(o *login.Options) { o.Auth.RedirectPort = port },
+	} {
+		o := e.opts(t, "demo-cognito")
+		o.Profile = name
+		mod(&o)
+		var opened string
+		browse := login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+		o.Browser = func(u string) error { opened = u; return browse(u) }
+		tok, err := login.Login(t.Context(), o)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, e.stderr)
+		}
+		if st, _ := e.call(t, "/app/echo", tok, o.Auth); st != 200 {
+			t.Errorf("%s: /app/echo %d", name, st)
+		}
+		au, _ := url.Parse(opened)
+		ru := au.Query().Get("redirect_uri")
+		if name == "fixed port" && ru != "http://127.0.0.1:"+itoa(port)+"/callback" {
+			t.Errorf("redirect_uri %s, want port %d", ru, port)
+		}
+		if _, err := login.Token(t.Context(), o); err != nil {
+			t.Errorf("%s: Token: %v", name, err)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type otherOP struct {
 	issuer  string
 	key     *ecdsa.PrivateKey
 	wrongIs bool // send a wrong iss in the authorization response (mix-up)
+	idMod   func(jwt.MapClaims)
+	signKey *ecdsa.PrivateKey // signs ID tokens instead of key (a key not in the JWKS)
 	methods []string
 
 	mu       sync.Mutex
@@ -162,9 +164,16 @@ func (op *otherOP) token(w http.ResponseWriter, r *http.Request) {
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
+	if op.idMod != nil {
+		op.idMod(claims)
+	}
 	tk := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tk.Header["kid"] = "es-1"
-	idt, err := tk.SignedString(op.key)
+	key := op.key
+	if op.signKey != nil {
+		key = op.signKey
+	}
+	idt, err := tk.SignedString(key)
 	if err != nil {
 		op.t.Error(err)
 	}
@@ -287,6 +296,32 @@ func TestStandardOIDCProviderRefusals(t *testing.T) {
 			t.Errorf("issuer with a slash: %v", err)
 		}
 	})
+	// The ID token is verified on receipt; nothing is stored when it fails.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for name, tc := range map[string]struct {
+		mod  func(jwt.MapClaims)
+		key  *ecdsa.PrivateKey
+		want string
+	}{
+		"other audience": {mod: func(c jwt.MapClaims) { c["aud"] = []string{"someone-else"} }, want: "expected audience"},
+		"other issuer":   {mod: func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }, want: "issued by a different provider"},
+		"expired":        {mod: func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }, want: "expired"},
+		"wrong nonce":    {mod: func(c jwt.MapClaims) { c["nonce"] = "replayed" }, want: "nonce does not match"},
+		"foreign key":    {key: other, want: "does not verify"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			op := newOtherOP(t)
+			op.idMod, op.signKey = tc.mod, tc.key
+			store := newMemStore()
+			_, err := login.Login(t.Context(), op.opts(t, store))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v, want %q", err, tc.want)
+			}
+			if store.len() != 0 {
+				t.Error("a token that failed verification was stored")
+			}
+		})
+	}
 	t.Run("wrong secret", func(t *testing.T) {
 		op := newOtherOP(t)
 		o := op.opts(t, newMemStore())
