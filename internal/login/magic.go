@@ -30,13 +30,15 @@ type startResponse struct {
 // exchange the code with the verifier.
 func loginMagic(ctx context.Context, o *Options) (*oauth2.Token, error) {
 	a := o.Auth
-	var lines <-chan string
-	if o.Interactive && o.Stdin != nil {
-		lines = readLines(o.Stdin)
-	}
 	email := strings.TrimSpace(o.Email)
 	if email == "" {
 		email = strings.TrimSpace(a.Email)
+	}
+	// The terminal is read only for what needs it: the address when none
+	// is configured, and a pasted link with --no-browser.
+	var lines <-chan string
+	if o.Interactive && o.Stdin != nil && (email == "" || o.NoBrowser) {
+		lines = readLines(o.Stdin)
 	}
 	if email == "" && lines != nil {
 		fmt.Fprint(o.stderr(), "E-mail address to send the sign-in link to: ")
