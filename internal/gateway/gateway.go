@@ -321,6 +321,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h[sh.name] = sh.value
 	}
 	h["X-Request-Id"] = []string{st.id}
+	// The Date header follows the gateway clock, so --clock-offset shows in
+	// Date as it would on a server whose clock is off.
+	h["Date"] = []string{st.at.UTC().Format(http.TimeFormat)}
 
 	defer func() {
 		// The reverse proxy aborts a response whose body copy fails with
