@@ -8,9 +8,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// helpTopics are `gwcurl help TOPIC` pages that are not commands.
-var helpTopics = map[string]struct{ short, body string }{
-	"exit-codes": {"Exit codes and what they mean", heredoc.Doc(`
+// helpTopics are `gwcurl help TOPIC` pages that are not commands (built
+// when asked for, not at start-up).
+func helpTopics() map[string]struct{ short, body string } {
+	return map[string]struct{ short, body string }{
+		"exit-codes": {"Exit codes and what they mean", heredoc.Doc(`
 		gwcurl exits with curl's codes where curl has one, so scripts keep working:
 
 		  0    success (an HTTP error status without -f is still 0, as in curl)
@@ -24,7 +26,7 @@ var helpTopics = map[string]struct{ short, body string }{
 		  28   timeout (-m/--max-time, --connect-timeout, login --timeout)
 		  130  interrupted (Ctrl-C, SIGTERM)
 	`)},
-	"environment": {"Environment variables gwcurl reads", heredoc.Doc(`
+		"environment": {"Environment variables gwcurl reads", heredoc.Doc(`
 		GWCURL_PROFILE        profile to use when -p is not given
 		GWCURL_CONFIG         config file (default $XDG_CONFIG_HOME/gwcurl/config.yaml)
 		GWCURL_CONFIG_DIR     directory holding config.yaml
@@ -46,12 +48,13 @@ var helpTopics = map[string]struct{ short, body string }{
 
 		Precedence: flag > environment > profile > default.
 	`)},
+	}
 }
 
 // newCmdHelp serves help topics and falls back to command help.
 func newCmdHelp(root *cobra.Command) *cobra.Command {
 	var topics []string
-	for k, v := range helpTopics {
+	for k, v := range helpTopics() {
 		topics = append(topics, fmt.Sprintf("  %-12s %s", k, v.short))
 	}
 	return &cobra.Command{
@@ -60,7 +63,7 @@ func newCmdHelp(root *cobra.Command) *cobra.Command {
 		Long:  "Help about any command, or one of these topics:\n" + strings.Join(topics, "\n"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				if t, ok := helpTopics[args[0]]; ok {
+				if t, ok := helpTopics()[args[0]]; ok {
 					_, err := fmt.Fprint(cmd.OutOrStdout(), t.body)
 					return err
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -148,7 +147,19 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-var methodRe = regexp.MustCompile(`^[A-Z][A-Z0-9_-]*$`)
+// isMethod reports whether s looks like an HTTP method: an upper-case
+// token such as GET or PURGE.
+func isMethod(s string) bool {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // applyHeader sets or removes a header, keeping Host special.
 func applyHeader(h http.Header, name, value string, remove bool) {

@@ -246,7 +246,7 @@ type resolvedRequest struct {
 func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequest, error) {
 	args := o.Args
 	method := ""
-	if len(args) > 0 && methodRe.MatchString(args[0]) && !strings.Contains(args[0], "/") {
+	if len(args) > 0 && isMethod(args[0]) && !strings.Contains(args[0], "/") {
 		if len(args) == 1 {
 			return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
 		}

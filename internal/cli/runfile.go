@@ -218,7 +218,7 @@ func (s *runStep) prepare() error {
 			s.Method = http.MethodPost
 		}
 	}
-	if !methodRe.MatchString(s.Method) {
+	if !isMethod(s.Method) {
 		return fmt.Errorf("method %q is not an upper-case token", s.Method)
 	}
 	ro := &RequestOptions{ExpectJQ: s.Expect.JQ}

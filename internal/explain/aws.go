@@ -18,26 +18,26 @@ package explain
 //     been '…'" and "The String-to-Sign should have been '…'".
 
 import (
-	"regexp"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"strconv"
 	"strings"
 	"time"
 )
 
 var (
-	reAWSSigMismatch = regexp.MustCompile(`(?i)signature we calculated does not match|SignatureDoesNotMatch|InvalidSignature`)
-	reAPIGWCanonical = regexp.MustCompile(`(?s)The Canonical String for this request should have been\s*'(.*?)'\s*The String-to-Sign should have been\s*'(.*?)'`)
-	reAWSRegionScope = regexp.MustCompile(`Credential should be scoped to a valid region(?:, not '([^']*)')?`)
-	reAWSServScope   = regexp.MustCompile(`Credential should be scoped to correct service: '([^']*)'`)
-	reS3RegionWrong  = regexp.MustCompile(`the region '([^']*)' is wrong; expecting '([^']*)'`)
-	reAWSNotAuthz    = regexp.MustCompile(`User: (\S+) is not authorized to perform: (\S+?)(?: on resource: (\S+?))?(?: because .*?)?(?:\s|$|,)`)
-	reAWSNoAuthToken = regexp.MustCompile(`^Missing Authentication Token`)
-	reAWSTokExpired  = regexp.MustCompile(`(?i)security token included in the request is expired|provided token has expired|ExpiredToken`)
-	reAWSTokInvalid  = regexp.MustCompile(`(?i)security token included in the request is invalid|UnrecognizedClient|InvalidClientTokenId|InvalidToken`)
-	reAWSKeyUnknown  = regexp.MustCompile(`(?i)Access Key Id you provided does not exist|InvalidAccessKeyId`)
-	reAWSNotSigV4    = regexp.MustCompile(`Authorization header requires '(Credential|Signature|SignedHeaders)' parameter|not a valid key=value pair|IncompleteSignature`)
-	reAWSFuncURL     = regexp.MustCompile(`(?i)Function URL authorization`)
-	reAWSDateScope   = regexp.MustCompile(`Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date`)
+	reAWSSigMismatch = lazyre.New(`(?i)signature we calculated does not match|SignatureDoesNotMatch|InvalidSignature`)
+	reAPIGWCanonical = lazyre.New(`(?s)The Canonical String for this request should have been\s*'(.*?)'\s*The String-to-Sign should have been\s*'(.*?)'`)
+	reAWSRegionScope = lazyre.New(`Credential should be scoped to a valid region(?:, not '([^']*)')?`)
+	reAWSServScope   = lazyre.New(`Credential should be scoped to correct service: '([^']*)'`)
+	reS3RegionWrong  = lazyre.New(`the region '([^']*)' is wrong; expecting '([^']*)'`)
+	reAWSNotAuthz    = lazyre.New(`User: (\S+) is not authorized to perform: (\S+?)(?: on resource: (\S+?))?(?: because .*?)?(?:\s|$|,)`)
+	reAWSNoAuthToken = lazyre.New(`^Missing Authentication Token`)
+	reAWSTokExpired  = lazyre.New(`(?i)security token included in the request is expired|provided token has expired|ExpiredToken`)
+	reAWSTokInvalid  = lazyre.New(`(?i)security token included in the request is invalid|UnrecognizedClient|InvalidClientTokenId|InvalidToken`)
+	reAWSKeyUnknown  = lazyre.New(`(?i)Access Key Id you provided does not exist|InvalidAccessKeyId`)
+	reAWSNotSigV4    = lazyre.New(`Authorization header requires '(Credential|Signature|SignedHeaders)' parameter|not a valid key=value pair|IncompleteSignature`)
+	reAWSFuncURL     = lazyre.New(`(?i)Function URL authorization`)
+	reAWSDateScope   = lazyre.New(`Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date`)
 )
 
 // aws explains an AWS error body.
@@ -58,7 +58,7 @@ func (d *diag) awsError(e *awsError) {
 		if t, err := time.Parse(awsv4TimeFormat, strings.TrimSpace(e.Fields["RequestTime"])); err == nil {
 			d.reqTime = t
 		}
-		for _, re := range []*regexp.Regexp{reSigExpired, reSigNotYet} {
+		for _, re := range []*lazyre.Regexp{reSigExpired, reSigNotYet} {
 			if m := re.FindStringSubmatch(msg); m != nil {
 				d.reqTime, _ = time.Parse(awsv4TimeFormat, m[1])
 			}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"io"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +18,7 @@ import (
 const maxInput = 1 << 20
 
 // reHeaderLine matches "Name: value" (a pasted header line).
-var reHeaderLine = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9_-]*):[ \t]*(.+)$`)
+var reHeaderLine = lazyre.New(`^([A-Za-z0-9][A-Za-z0-9_-]*):[ \t]*(.+)$`)
 
 // Decode explains a pasted value offline (`gwcurl explain TOKEN|-`): a JWT
 // (header, claims, expiry in words, issuer hints), an STS identity proof

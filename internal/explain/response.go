@@ -7,9 +7,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"html"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -253,9 +253,9 @@ func parseAWSXML(body []byte) *awsError {
 }
 
 var (
-	reTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
-	reStrip = regexp.MustCompile(`(?is)<script.*?</script>|<style.*?</style>|<[^>]+>`)
-	reSpace = regexp.MustCompile(`\s+`)
+	reTitle = lazyre.New(`(?is)<title[^>]*>(.*?)</title>`)
+	reStrip = lazyre.New(`(?is)<script.*?</script>|<style.*?</style>|<[^>]+>`)
+	reSpace = lazyre.New(`\s+`)
 )
 
 func parseHTML(body []byte) *htmlPage {
@@ -397,7 +397,7 @@ func (d *diag) serverTime() (time.Time, string) {
 		if !d.serverNow.IsZero() {
 			return d.serverNow, "the gateway's reason"
 		}
-		for _, re := range []*regexp.Regexp{reSigExpired, reSigNotYet} {
+		for _, re := range []*lazyre.Regexp{reSigExpired, reSigNotYet} {
 			if m := re.FindStringSubmatch(p.gw.Reason); m != nil {
 				if t, err := time.Parse(awsv4TimeFormat, m[3]); err == nil {
 					return t, "the server's message"
@@ -432,11 +432,11 @@ const awsv4TimeFormat = "20060102T150405Z"
 
 var (
 	// "(now 2026-01-02T03:04:05Z)" in the google_id verifier's reasons.
-	reMockNow = regexp.MustCompile(`\(now (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)`)
+	reMockNow = lazyre.New(`\(now (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)`)
 	// API Gateway / STS / Lambda: "Signature expired: 20150830T123600Z is now
 	// earlier than 20150830T124600Z (20150830T125100Z - 5 min.)".
-	reSigExpired = regexp.MustCompile(`Signature expired: (\d{8}T\d{6}Z) is now earlier than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) - (\d+) min\.\)`)
+	reSigExpired = lazyre.New(`Signature expired: (\d{8}T\d{6}Z) is now earlier than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) - (\d+) min\.\)`)
 	// "Signature not yet current: 20150830T130600Z is still later than
 	// 20150830T125600Z (20150830T125100Z + 5 min.)".
-	reSigNotYet = regexp.MustCompile(`Signature not yet current: (\d{8}T\d{6}Z) is still later than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) \+ (\d+) min\.\)`)
+	reSigNotYet = lazyre.New(`Signature not yet current: (\d{8}T\d{6}Z) is still later than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) \+ (\d+) min\.\)`)
 )

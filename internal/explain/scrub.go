@@ -8,8 +8,8 @@ package explain
 // server-supplied text are replaced, and lines are cut to a bounded length.
 
 import (
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -141,11 +141,11 @@ func (sc *scrubber) finish() {
 
 // Patterns of credentials the scrubber was not told about.
 var (
-	reJWT         = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
-	reSigParam    = regexp.MustCompile(`(?i)((?:x-amz-)?signature[=:]\s*)([0-9a-f]{16,})`)
-	reTokenParam  = regexp.MustCompile(`(?i)(x-amz-security-token[=:]\s*|<Token-0>|cf-access-client-secret[=:]\s*|cf-access-token[=:]\s*|cf_authorization=|client_secret[=:]\s*|refresh_token[=:]\s*|access_token[=:]\s*|id_token[=:]\s*)([^\s&;,"'<]{4,})`)
-	reBearer      = regexp.MustCompile(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{12,})`)
-	reSigProvided = regexp.MustCompile(`(?i)(<SignatureProvided>)([^<]*)`)
+	reJWT         = lazyre.New(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
+	reSigParam    = lazyre.New(`(?i)((?:x-amz-)?signature[=:]\s*)([0-9a-f]{16,})`)
+	reTokenParam  = lazyre.New(`(?i)(x-amz-security-token[=:]\s*|<Token-0>|cf-access-client-secret[=:]\s*|cf-access-token[=:]\s*|cf_authorization=|client_secret[=:]\s*|refresh_token[=:]\s*|access_token[=:]\s*|id_token[=:]\s*)([^\s&;,"'<]{4,})`)
+	reBearer      = lazyre.New(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{12,})`)
+	reSigProvided = lazyre.New(`(?i)(<SignatureProvided>)([^<]*)`)
 )
 
 // clean scrubs one line: known secrets, credential-shaped text, control

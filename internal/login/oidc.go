@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +36,7 @@ type provider struct {
 }
 
 // cognitoIssuer matches a Cognito user pool issuer.
-var cognitoIssuer = regexp.MustCompile(`^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+_[A-Za-z0-9]+$`)
+var cognitoIssuer = lazyre.New(`^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+_[A-Za-z0-9]+$`)
 
 // discovery is the part of an OIDC discovery document gwcurl reads beyond
 // go-oidc's fields.

@@ -4,7 +4,6 @@ package redact
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 )
 
@@ -52,7 +51,22 @@ func IsSensitiveHeader(name string, extra ...string) bool {
 	return false
 }
 
-var sigv4Sig = regexp.MustCompile(`(Signature=)([0-9a-fA-F]{6})[0-9a-fA-F]*`)
+// sigv4Signature shortens the hex after "Signature=" to its first 6 digits.
+func sigv4Signature(v string) string {
+	i := strings.Index(v, "Signature=")
+	if i < 0 {
+		return v
+	}
+	start := i + len("Signature=")
+	end := start
+	for end < len(v) && strings.IndexByte("0123456789abcdefABCDEF", v[end]) >= 0 {
+		end++
+	}
+	if end-start <= 6 {
+		return v
+	}
+	return v[:start+6] + "…" + v[end:]
+}
 
 // HeaderValue redacts a header value if the header is sensitive. SigV4
 // Authorization values keep the credential scope and signed headers (useful
@@ -64,7 +78,7 @@ func HeaderValue(name, value string, extra ...string) string {
 	l := strings.ToLower(name)
 	switch {
 	case l == "authorization" && strings.HasPrefix(value, "AWS4-"):
-		return sigv4Sig.ReplaceAllString(value, "${1}${2}…")
+		return sigv4Signature(value)
 	case l == "authorization" || l == "proxy-authorization" || l == "x-serverless-authorization":
 		if scheme, rest, ok := strings.Cut(value, " "); ok {
 			return scheme + " " + Secret(rest)

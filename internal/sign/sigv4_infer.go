@@ -1,13 +1,13 @@
 package sign
 
 import (
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net"
-	"regexp"
 	"strings"
 )
 
 // regionRE matches AWS region names (us-east-1, us-gov-west-1, cn-north-1, eu-central-2, ...).
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+var regionRE = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 // signingNames maps endpoint prefixes whose SigV4 signing name differs from
 // the host label. Only well-known, stable cases: anything else falls back to

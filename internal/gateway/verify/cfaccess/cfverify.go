@@ -39,10 +39,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -78,8 +78,8 @@ const (
 )
 
 var (
-	audPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	teamPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?\.cloudflareaccess\.com$`)
+	audPattern  = lazyre.New(`^[0-9a-f]{64}$`)
+	teamPattern = lazyre.New(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?\.cloudflareaccess\.com$`)
 )
 
 // config is a cf_access route's auth block.

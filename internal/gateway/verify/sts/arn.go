@@ -2,7 +2,7 @@ package stsverify
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"strings"
 )
 
@@ -13,10 +13,10 @@ var partitions = map[string]bool{
 }
 
 var (
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	accountRE = lazyre.New(`^[0-9]{12}$`)
 	// IAM names and paths: letters, digits and +=,.@_- (and / between path
 	// elements). Session names add nothing else.
-	iamNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]+$`)
+	iamNameRE = lazyre.New(`^[A-Za-z0-9+=,.@_-]+$`)
 )
 
 // ARN is a parsed caller ARN.

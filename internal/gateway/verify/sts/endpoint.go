@@ -1,7 +1,7 @@
 package stsverify
 
 import (
-	"regexp"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"strings"
 )
 
@@ -9,18 +9,18 @@ import (
 // (V-STS-10): regional, FIPS and dual-stack endpoints, and the global
 // sts.amazonaws.com in the aws partition only. This is a fixed list: a
 // client never chooses where the gateway sends its proof.
-var stsHosts = map[string][]*regexp.Regexp{
+var stsHosts = map[string][]*lazyre.Regexp{
 	"aws": {
-		regexp.MustCompile(`^sts\.amazonaws\.com$`),
-		regexp.MustCompile(`^sts(-fips)?\.((?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+)\.amazonaws\.com$`),
-		regexp.MustCompile(`^sts(-fips)?\.((?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+)\.api\.aws$`),
+		lazyre.New(`^sts\.amazonaws\.com$`),
+		lazyre.New(`^sts(-fips)?\.((?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+)\.amazonaws\.com$`),
+		lazyre.New(`^sts(-fips)?\.((?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+)\.api\.aws$`),
 	},
 	"aws-cn": {
-		regexp.MustCompile(`^sts\.(cn-[a-z]+-[0-9]+)\.amazonaws\.com\.cn$`),
+		lazyre.New(`^sts\.(cn-[a-z]+-[0-9]+)\.amazonaws\.com\.cn$`),
 	},
 	"aws-us-gov": {
-		regexp.MustCompile(`^sts(-fips)?\.(us-gov-[a-z]+-[0-9]+)\.amazonaws\.com$`),
-		regexp.MustCompile(`^sts(-fips)?\.(us-gov-[a-z]+-[0-9]+)\.api\.aws$`),
+		lazyre.New(`^sts(-fips)?\.(us-gov-[a-z]+-[0-9]+)\.amazonaws\.com$`),
+		lazyre.New(`^sts(-fips)?\.(us-gov-[a-z]+-[0-9]+)\.api\.aws$`),
 	},
 }
 
