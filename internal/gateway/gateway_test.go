@@ -946,3 +946,29 @@ func TestDotSegmentsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A form on the gateway's own pages posts with its own Origin: that is not a
+// cross-origin request and must not be refused.
+func TestSameOriginPostIsNotCORS(t *testing.T) {
+	srv := gatewaytest.StartDemo(t, gateway.Options{})
+	req, _ := http.NewRequest("POST", srv.URL+"/public/echo", strings.NewReader("a=b"))
+	req.Header.Set("Origin", srv.URL)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("same-origin POST: %d, ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	req, _ = http.NewRequest("POST", srv.URL+"/public/echo", strings.NewReader("a=b"))
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %d, want 403", resp.StatusCode)
+	}
+}

@@ -2,7 +2,6 @@ package login_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,9 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/demo"
-	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/login"
 )
 
@@ -46,7 +43,7 @@ func TestChromiumLogin(t *testing.T) {
 		}
 		t.Skip("no Chromium found (install the chromium package, or set GWCURL_TEST_CHROMIUM)")
 	}
-	e := startDemoSameOrigin(t)
+	e := startDemo(t) // the embedded demo as it is: same-origin form posts pass the CORS policy
 	o := e.opts(t, "demo-cognito")
 	o.Timeout = 50 * time.Second
 
@@ -138,34 +135,3 @@ func TestChromiumLogin(t *testing.T) {
 	}
 }
 
-// startDemoSameOrigin serves the demo config with the gateway's own origin
-// added to its CORS allowlist.
-//
-// A browser sends an Origin header with every form POST, same-origin ones
-// included, and the gateway frame (internal/gateway/edge.go) refuses any
-// Origin outside cors.allow_origins before a mock provider sees the
-// request, so a real browser cannot submit the mock login form of the
-// embedded demo. Until the frame exempts same-origin requests (Origin equal
-// to the gateway's base URL, or Sec-Fetch-Site: same-origin), this test
-// lists the gateway's origin explicitly; everything else is the demo.
-func startDemoSameOrigin(t *testing.T) *demoEnv {
-	t.Helper()
-	e := &demoEnv{store: newMemStore(), clk: &clock{t: time.Now()}, stderr: &lockedBuffer{}}
-	cfg, err := gateway.DemoConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg.CORS.AllowOrigins = append(cfg.CORS.AllowOrigins, base)
-	g, err := gateway.New(cfg, gateway.Options{BaseURL: base, Now: e.clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = g
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); g.Close() })
-	e.srv = &gatewaytest.Server{Server: srv, Gateway: g}
-	e.cfg = gateway.DemoProfiles(base, "")
-	return e
-}
