@@ -134,4 +134,3 @@ func TestChromiumLogin(t *testing.T) {
 		t.Fatalf("/app/echo: %d %v", st, m)
 	}
 }
-
