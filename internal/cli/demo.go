@@ -107,10 +107,6 @@ func wantField(want any, path ...string) func([]byte) error {
 	}
 }
 
-// demoKinds are the auth kinds whose rows the demo runs: each kind's row is
-// added when its signer and verifier have landed.
-var demoKinds = map[string]bool{"none": true, "google": true, "cf-access": true, "cognito": true, "magic-link": true, "sts-identity": true, "sigv4": true}
-
 // runDemo starts the embedded gateway in-process on a free loopback port,
 // writes its profiles into a temp dir, and calls every route with the
 // profile made for it.
@@ -146,13 +142,7 @@ func (f *Factory) runDemo(ctx context.Context) error {
 		"CI":                          "true",
 	}}
 	fmt.Fprintf(f.IO.ErrOut, "gwcurl: demo gateway at %s\n", srv.URL)
-	var cases []demoCase
-	for _, c := range demoCases() {
-		if demoKinds[c.kind] {
-			cases = append(cases, c)
-		}
-	}
-	return f.demoTable(ctx, d, cases)
+	return f.demoTable(ctx, d, demoCases())
 }
 
 // demoCases lists every route of PRODUCT.md §6.1 with the profile made for it.

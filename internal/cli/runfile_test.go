@@ -51,19 +51,30 @@ func TestRunFileMixesDemoProfilesWithJUnit(t *testing.T) {
 - {name: wrong-status, profile: demo-public, url: /echo, expect: {status: 418}}
 - {name: wrong-jq, profile: demo-public, url: /echo, expect: {jq: '.method == "POST"'}}
 `)
-	kinds := map[string]string{"sigv4": "demo-sigv4", "sts-identity": "demo-sts", "google": "demo-google", "cf-access": "demo-cf"}
+	kinds := map[string]string{"sigv4": "demo-sigv4", "sts-identity": "demo-sts", "google": "demo-google", "cf-access": "demo-cf",
+		"cognito": "demo-cognito", "magic-link": "demo-magic"}
 	wantCases := 5
 	for kind, prof := range kinds {
-		if demoKinds[kind] {
-			fmt.Fprintf(&b, "- {name: %s-echo, profile: %s, url: /echo, expect: {status: 200}}\n", kind, prof)
-			wantCases++
-		}
+		fmt.Fprintf(&b, "- {name: %s-echo, profile: %s, url: /echo, expect: {status: 200, jq: '.identity.kind != \"none\"'}}\n", kind, prof)
+		wantCases++
 	}
 	runFile := filepath.Join(dir, "smoke.yaml")
 	os.WriteFile(runFile, []byte(b.String()), 0o644)
 	junit := filepath.Join(dir, "report.xml")
 
 	f, _, output := testFactory(t, map[string]string{"GWCURL_CONFIG": conf})
+	// The browser-login profiles log in first, headlessly, through the real
+	// login path; the run itself then needs no browser.
+	d := &demoEnv{base: gw.URL, env: map[string]string{}}
+	for _, k := range []string{"GWCURL_CONFIG", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "GWCURL_SECRETS_DIR", "CI"} {
+		d.env[k] = f.Getenv(k)
+	}
+	f.Secrets = d.secrets
+	for _, p := range []string{"demo-cognito", "demo-magic"} {
+		if err := f.demoLogin(context.Background(), d, p); err != nil {
+			t.Fatalf("login %s: %v", p, err)
+		}
+	}
 	code := Run(context.Background(), f, []string{"run", runFile, "--parallel", "4", "--junit", junit, "--json"})
 	stdout, stderr := output()
 	if code != ExitFailure {
