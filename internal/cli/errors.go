@@ -126,6 +126,10 @@ func cleanErr(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		inner := ue.Err
+		var ce *sign.CredentialError
+		if errors.As(inner, &ce) {
+			return inner // the signer's own message says what is wrong
+		}
 		var oe *net.OpError
 		if errors.As(inner, &oe) && oe.Err != nil {
 			var dns *net.DNSError

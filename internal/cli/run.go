@@ -93,6 +93,13 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	// Signers talk to token endpoints through an unsigned client.
 	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
+	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
+		prof := "(none)"
+		if rr.profile != nil {
+			prof = rr.profile.Name
+		}
+		trace("* profile %s, auth %s", prof, rr.auth.Kind)
+	}
 	deps := f.signDeps(rr, plain, trace)
 	if rec != nil {
 		deps.OnSigV4 = rec.onSigV4
@@ -100,13 +107,6 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	signer, err := sign.New(ctx, rr.auth, rr.url.String(), deps)
 	if err != nil {
 		return err
-	}
-	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
-		prof := "(none)"
-		if rr.profile != nil {
-			prof = rr.profile.Name
-		}
-		trace("* profile %s, auth %s", prof, rr.auth.Kind)
 	}
 	client := &http.Client{
 		Transport: &sign.Transport{Signer: signer, Base: sign.ObserveResponses(tt, signer), AllowedHost: rr.url.Host},
