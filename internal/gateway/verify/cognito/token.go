@@ -36,37 +36,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, c *idp.Client, code, redirectURI, verifier string) {
-	if code == "" {
-		idp.WriteError(w, idp.Errorf("invalid_request", "code is required"))
-		return
-	}
-	g, err := p.store.RedeemCode(code, func(g *idp.Grant) error {
-		switch {
-		case g.ClientID != c.ID:
-			return idp.Errorf("invalid_grant", "the code was issued to another client")
-		case redirectURI != g.RedirectURI:
-			return idp.Errorf("invalid_grant", "redirect_uri differs from the one of the authorization request")
-		case verifier == "":
-			return idp.Errorf("invalid_grant", "code_verifier is required (PKCE)")
-		case !idp.VerifyS256(g.Challenge, verifier):
-			return idp.Errorf("invalid_grant", "PKCE verification failed: code_verifier does not match the code_challenge")
-		}
-		return nil
-	})
+	g, rt, sess, err := p.store.ExchangeCode(code, c.ID, redirectURI, verifier, p.refreshTTL, "of the authorization request")
 	if err != nil {
-		var oe *idp.OAuthError
-		if !errors.As(err, &oe) {
-			err = idp.Errorf("invalid_grant", "%s", err.Error())
-		}
 		idp.WriteError(w, err)
 		return
 	}
-	rt, sess, err := p.store.NewSession(idp.Session{ClientID: c.ID, Scope: g.Scope, User: g.User, AuthTime: g.AuthTime}, p.refreshTTL)
-	if err != nil {
-		idp.WriteError(w, &idp.OAuthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: err.Error()})
-		return
-	}
-	p.store.BindCode(code, sess.ID)
 	resp, err := p.mint(r, c, sess, g.Nonce)
 	if err != nil {
 		idp.WriteError(w, err)
@@ -77,25 +51,11 @@ func (p *Provider) codeGrant(w http.ResponseWriter, r *http.Request, c *idp.Clie
 }
 
 func (p *Provider) refreshGrant(w http.ResponseWriter, r *http.Request, c *idp.Client, rt string) {
-	if rt == "" {
-		idp.WriteError(w, idp.Errorf("invalid_request", "refresh_token is required"))
-		return
-	}
-	sess, err := p.store.Session(rt)
+	sess, err := p.store.RefreshSession(rt, c.ID, p.env.Users)
 	if err != nil {
-		idp.WriteError(w, idp.Errorf("invalid_grant", "%s", err.Error()))
+		idp.WriteError(w, err)
 		return
 	}
-	if sess.ClientID != c.ID {
-		idp.WriteError(w, idp.Errorf("invalid_grant", "the refresh token was issued to another client"))
-		return
-	}
-	u := idp.FindUser(p.env.Users, sess.User.Email)
-	if u == nil {
-		idp.WriteError(w, idp.Errorf("invalid_grant", "the user no longer exists"))
-		return
-	}
-	sess.User = *u
 	resp, err := p.mint(r, c, sess, "")
 	if err != nil {
 		idp.WriteError(w, err)

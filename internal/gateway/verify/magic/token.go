@@ -1,7 +1,6 @@
 package magicmock
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -52,38 +51,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
-		code, ru, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
-		if code == "" {
-			idp.WriteError(w, idp.Errorf("invalid_request", "code is required"))
-			return
-		}
-		g, err := p.store.RedeemCode(code, func(g *idp.Grant) error {
-			switch {
-			case g.ClientID != c.ID:
-				return idp.Errorf("invalid_grant", "the code was issued to another client")
-			case ru != g.RedirectURI:
-				return idp.Errorf("invalid_grant", "redirect_uri differs from the one the link was sent for")
-			case verifier == "":
-				return idp.Errorf("invalid_grant", "code_verifier is required (PKCE)")
-			case !idp.VerifyS256(g.Challenge, verifier):
-				return idp.Errorf("invalid_grant", "PKCE verification failed: code_verifier does not match the code_challenge")
-			}
-			return nil
-		})
+		_, rt, sess, err := p.store.ExchangeCode(form.Get("code"), c.ID, form.Get("redirect_uri"), form.Get("code_verifier"), p.refreshTTL, "the link was sent for")
 		if err != nil {
-			var oe *idp.OAuthError
-			if !errors.As(err, &oe) {
-				err = idp.Errorf("invalid_grant", "%s", err.Error())
-			}
 			idp.WriteError(w, err)
 			return
 		}
-		rt, sess, err := p.store.NewSession(idp.Session{ClientID: c.ID, Scope: g.Scope, User: g.User, AuthTime: g.AuthTime}, p.refreshTTL)
-		if err != nil {
-			idp.WriteError(w, &idp.OAuthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: err.Error()})
-			return
-		}
-		p.store.BindCode(code, sess.ID)
 		resp, err := p.mint(r, c, sess)
 		if err != nil {
 			idp.WriteError(w, err)
@@ -92,22 +64,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		resp["refresh_token"] = rt
 		idp.WriteJSON(w, http.StatusOK, resp)
 	case "refresh_token":
-		rt := form.Get("refresh_token")
-		if rt == "" {
-			idp.WriteError(w, idp.Errorf("invalid_request", "refresh_token is required"))
-			return
-		}
-		sess, err := p.store.Session(rt)
+		sess, err := p.store.RefreshSession(form.Get("refresh_token"), c.ID, p.env.Users)
 		if err != nil {
-			idp.WriteError(w, idp.Errorf("invalid_grant", "%s", err.Error()))
-			return
-		}
-		if sess.ClientID != c.ID {
-			idp.WriteError(w, idp.Errorf("invalid_grant", "the refresh token was issued to another client"))
-			return
-		}
-		if u := idp.FindUser(p.env.Users, sess.User.Email); u == nil {
-			idp.WriteError(w, idp.Errorf("invalid_grant", "the user no longer exists"))
+			idp.WriteError(w, err)
 			return
 		}
 		resp, err := p.mint(r, c, sess)
