@@ -151,7 +151,7 @@ func demoCases() []demoCase {
 	return []demoCase{
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "GET", "/echo"}, check: wantField("none", "identity", "kind")},
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "POST", "/items", "name=widget", "count:=3"}, check: wantField("widget", "name")},
-		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "-H", "Origin: http://localhost:3000", "-i", "OPTIONS", "/echo", "Access-Control-Request-Method:POST"},
+		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "-i", "OPTIONS", "/echo", "Origin:http://localhost:3000", "Access-Control-Request-Method:POST"},
 			check: wantText("Access-Control-Allow-Origin: http://localhost:3000")},
 		{route: "/limited", kind: "none", burst: 12},
 		{route: "/down", kind: "none", args: []string{"-p", "demo-public", "--fail-with-body", "GET", "$GW/down/echo"}, expectExit: ExitHTTP, check: wantText(`"error":"Bad Gateway"`)},
@@ -179,7 +179,7 @@ func wantText(sub string) func([]byte) error {
 func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) error {
 	st := f.IO.OutStyles()
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, st.Bold.Render("ROUTE")+"\t"+st.Bold.Render("AUTH")+"\t"+st.Bold.Render("REQUEST")+"\t"+st.Bold.Render("RESULT")+"\t"+st.Bold.Render("TIME"))
+	fmt.Fprintln(tw, st.Bold.Render("ROUTE")+"\t"+st.Bold.Render("AUTH")+"\t"+st.Bold.Render("PROFILE")+"\t"+st.Bold.Render("REQUEST")+"\t"+st.Bold.Render("RESULT")+"\t"+st.Bold.Render("TIME"))
 	failed := 0
 	for _, c := range cases {
 		start := time.Now()
@@ -190,11 +190,8 @@ func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) e
 			failed++
 			res = st.Err.Render("FAIL " + err.Error())
 		}
-		label := strings.Join(c.args, " ")
-		if c.burst > 0 {
-			label = fmt.Sprintf("%d × GET /limited/echo, expect 429", c.burst)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.route, c.kind, label, res, el.Round(time.Millisecond))
+		profile, label := demoLabel(c)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.route, c.kind, profile, label, res, el.Round(time.Millisecond))
 	}
 	tw.Flush()
 	if failed > 0 {
@@ -202,6 +199,26 @@ func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) e
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s all %d demo requests passed\n", f.IO.ErrStyles().OK.Render("✓"), len(cases))
 	return nil
+}
+
+// demoLabel splits a row's arguments into the profile and the request shown.
+func demoLabel(c demoCase) (profile, request string) {
+	if c.burst > 0 {
+		return "demo-public", fmt.Sprintf("%d × GET /limited/echo at once: expect a 429", c.burst)
+	}
+	var rest []string
+	for i := 0; i < len(c.args); i++ {
+		if c.args[i] == "-p" && i+1 < len(c.args) {
+			profile = c.args[i+1]
+			i++
+			continue
+		}
+		rest = append(rest, strings.ReplaceAll(c.args[i], "$GW", ""))
+	}
+	if c.login != "" {
+		rest = append([]string{"(login, then)"}, rest...)
+	}
+	return profile, truncate(strings.Join(rest, " "), 60)
 }
 
 // demoCase runs one row and says why it failed.
