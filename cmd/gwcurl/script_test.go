@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -75,6 +76,13 @@ func TestScript(t *testing.T) {
 			origin := httptest.NewServer(testorigin.Handler())
 			e.Defer(origin.Close)
 			e.Setenv("ORIGIN", origin.URL)
+			tlsOrigin := httptest.NewTLSServer(testorigin.Handler())
+			e.Defer(tlsOrigin.Close)
+			e.Setenv("ORIGIN_TLS", tlsOrigin.URL)
+			caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsOrigin.Certificate().Raw})
+			if err := os.WriteFile(filepath.Join(e.WorkDir, "origin-ca.pem"), caPEM, 0o644); err != nil {
+				return err
+			}
 			// The same origin under another host name, for cross-host redirects.
 			e.Setenv("ORIGIN_ALT", strings.Replace(origin.URL, "127.0.0.1", "localhost", 1))
 			e.Setenv("HOME", e.WorkDir)

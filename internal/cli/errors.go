@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -104,6 +105,10 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 		return ExitConnect, "is the server running and listening on that port?"
 	case errors.As(err, &he):
 		return ExitFailure, he.Hint
+	}
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		return ExitFailure, "the server's certificate is not trusted here: pass --cacert FILE with its CA, or -k to skip verification"
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
