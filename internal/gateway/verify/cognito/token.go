@@ -210,19 +210,8 @@ func (p *Provider) verifyOwn(ctx context.Context, tok string) (*ownClaims, error
 // it the access tokens minted from its session (as Cognito does for its own
 // endpoints). An unknown token is not an error.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	form, err := idp.ParseForm(w, r)
-	if err != nil {
-		idp.WriteError(w, err)
-		return
-	}
-	c, err := idp.AuthenticateClient(r, form, p.clients)
-	if err != nil {
-		idp.WriteError(w, err)
-		return
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		idp.WriteError(w, idp.Errorf("invalid_request", "token is required"))
+	c, tok, ok := idp.RevocationRequest(w, r, p.clients)
+	if !ok {
 		return
 	}
 	sess := p.store.LookupRefresh(tok)

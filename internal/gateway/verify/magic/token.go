@@ -115,19 +115,8 @@ func (p *Provider) mint(r *http.Request, c *idp.Client, sess *idp.Session) (map[
 }
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	form, err := idp.ParseForm(w, r)
-	if err != nil {
-		idp.WriteError(w, err)
-		return
-	}
-	c, err := idp.AuthenticateClient(r, form, p.clients)
-	if err != nil {
-		idp.WriteError(w, err)
-		return
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		idp.WriteError(w, idp.Errorf("invalid_request", "token is required"))
+	c, tok, ok := idp.RevocationRequest(w, r, p.clients)
+	if !ok {
 		return
 	}
 	if sess := p.store.LookupRefresh(tok); sess != nil {

@@ -68,3 +68,25 @@ func (s *Store) RefreshSession(refreshToken, clientID string, users []auth.User)
 	sess.User = *u
 	return sess, nil
 }
+
+// RevocationRequest parses an RFC 7009 revocation request: the form, the
+// client's authentication and the token to revoke. On failure it has
+// already answered the error and returns ok false.
+func RevocationRequest(w http.ResponseWriter, r *http.Request, clients map[string]*Client) (c *Client, token string, ok bool) {
+	form, err := ParseForm(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return nil, "", false
+	}
+	c, err = AuthenticateClient(r, form, clients)
+	if err != nil {
+		WriteError(w, err)
+		return nil, "", false
+	}
+	token = form.Get("token")
+	if token == "" {
+		WriteError(w, Errorf("invalid_request", "token is required"))
+		return nil, "", false
+	}
+	return c, token, true
+}
