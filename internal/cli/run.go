@@ -109,7 +109,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		return err
 	}
 	client := &http.Client{
-		Transport: &sign.Transport{Signer: signer, Base: sign.ObserveResponses(tt, signer), AllowedHost: rr.url.Host},
+		Transport: &sign.Transport{Signer: signer, Base: tt, AllowedHost: rr.url.Host},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if !o.Location {
 				return http.ErrUseLastResponse

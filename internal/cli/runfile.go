@@ -308,7 +308,7 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 				host = u.Host
 			}
 			rc.client = &http.Client{
-				Transport:     &sign.Transport{Signer: s, Base: sign.ObserveResponses(base, s), AllowedHost: host},
+				Transport:     &sign.Transport{Signer: s, Base: base, AllowedHost: host},
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 		})

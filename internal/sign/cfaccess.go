@@ -46,49 +46,6 @@ const (
 	envCFClientSecret = "CF_ACCESS_CLIENT_SECRET"
 )
 
-// ResponseObserver is implemented by Signers that learn from responses, such
-// as the cf-access Signer, which keeps the CF_Authorization cookie Access
-// returns and forgets a cached token the server refused. Observe is called
-// with every response to a request the Signer signed (resp.Request is the
-// signed request); it must not read or close resp.Body. It must be safe for
-// concurrent use.
-type ResponseObserver interface {
-	Observe(resp *http.Response)
-}
-
-// ObserveResponses returns rt wrapped so that s sees every response, when s
-// implements [ResponseObserver]; otherwise it returns rt. Use it as the Base
-// of the [Transport] that signs with s, so the observer sees the signed
-// request:
-//
-//	rt := &sign.Transport{Signer: s, Base: sign.ObserveResponses(base, s), AllowedHost: host}
-func ObserveResponses(rt http.RoundTripper, s Signer) http.RoundTripper {
-	o, ok := s.(ResponseObserver)
-	if !ok {
-		return rt
-	}
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	return &observingTransport{base: rt, obs: o}
-}
-
-type observingTransport struct {
-	base http.RoundTripper
-	obs  ResponseObserver
-}
-
-func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err == nil && resp != nil {
-		if resp.Request == nil {
-			resp.Request = req
-		}
-		t.obs.Observe(resp)
-	}
-	return resp, err
-}
-
 // CFAccessCacheKey is the token cache key of the Cloudflare Access
 // application token for a profile ("" for an ad-hoc request) and a target
 // URL: one entry per profile and host. `gwcurl login` stores the token of

@@ -57,7 +57,7 @@ func TestCFAccessRefusedTokenRetriesWithPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(srv.URL, "http://")
-	client := &http.Client{Transport: &Transport{Signer: s, Base: ObserveResponses(http.DefaultTransport, s), AllowedHost: host}}
+	client := &http.Client{Transport: &Transport{Signer: s, AllowedHost: host}}
 	resp, err := client.Get(srv.URL + "/admin")
 	if err != nil {
 		t.Fatal(err)

@@ -70,8 +70,8 @@ func demoAuth() profiles.Auth {
 	return profiles.Auth{Kind: "cf-access", ClientID: cfaccesstest.ClientID, ClientSecret: "env:DEMO_CF_SECRET"}
 }
 
-// client builds what the CLI builds: a signing transport whose Base is
-// wrapped by ObserveResponses.
+// client builds what the CLI builds: a signing transport (which passes
+// responses to the signer).
 func (e *cfEnv) client(t *testing.T, a profiles.Auth) *http.Client {
 	t.Helper()
 	target := e.srv.URL + "/admin/"
@@ -80,7 +80,7 @@ func (e *cfEnv) client(t *testing.T, a profiles.Auth) *http.Client {
 		t.Fatal(err)
 	}
 	host := strings.TrimPrefix(e.srv.URL, "http://")
-	return &http.Client{Transport: &sign.Transport{Signer: s, Base: sign.ObserveResponses(e.srv.Client().Transport, s), AllowedHost: host}}
+	return &http.Client{Transport: &sign.Transport{Signer: s, Base: e.srv.Client().Transport, AllowedHost: host}}
 }
 
 func (e *cfEnv) get(t *testing.T, c *http.Client, path string) (int, cfaccesstest.Echo, string) {

@@ -77,6 +77,16 @@ type Transport struct {
 // Interface guard.
 var _ http.RoundTripper = (*Transport)(nil)
 
+// ResponseObserver is implemented by Signers that learn from responses, such
+// as the cf-access Signer, which keeps the CF_Authorization cookie Access
+// returns and forgets a cached token the server refused. The [Transport]
+// calls Observe with every response to a request the Signer signed
+// (resp.Request is the signed request), before asking [RetryOnResponse]. It
+// must not read or close resp.Body, and must be safe for concurrent use.
+type ResponseObserver interface {
+	Observe(resp *http.Response)
+}
+
 // RetryOnResponse is implemented by Signers that can recover from a refusal
 // once, for example a login token that the server says has expired: Retry
 // refreshes the credential and reports whether the request should be signed
@@ -122,7 +132,14 @@ func (t *Transport) signAndSend(base http.RoundTripper, req *http.Request, body 
 		}
 		return nil, err
 	}
-	return base.RoundTrip(r2)
+	resp, err := base.RoundTrip(r2)
+	if obs, ok := t.Signer.(ResponseObserver); ok && err == nil && resp != nil {
+		if resp.Request == nil {
+			resp.Request = r2
+		}
+		obs.Observe(resp)
+	}
+	return resp, err
 }
 
 // RewindBody returns a fresh copy of req's body via GetBody, for signers that
