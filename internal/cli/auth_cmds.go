@@ -60,13 +60,9 @@ func (f *Factory) selectProfile(name, target string, o *RequestOptions) (*profil
 		}
 	}
 	f.envOverrides(&pc.auth)
-	base, err := f.buildTransport(&RequestOptions{})
+	rt, err := f.baseTransport(&RequestOptions{})
 	if err != nil {
 		return nil, err
-	}
-	var rt http.RoundTripper = base
-	if f.Transport != nil {
-		rt = f.Transport
 	}
 	pc.client = &http.Client{Transport: rt, Timeout: 60 * time.Second}
 	rr := &resolvedRequest{profile: p, cfgPath: file.Path}

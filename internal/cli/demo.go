@@ -52,6 +52,11 @@ type demoEnv struct {
 
 func (d *demoEnv) getenv(k string) string { return d.env[k] }
 
+// factory is a Factory for one in-process run inside the demo environment.
+func (d *demoEnv) factory(ctx context.Context, f *Factory, ios *iostreams.IOStreams) *Factory {
+	return &Factory{IO: ios, Getenv: d.getenv, Now: f.Now, Context: ctx, Browser: f.Browser, Secrets: d.secrets}
+}
+
 // secrets keeps the demo's secrets (login tokens) as files in its temp dir,
 // never in the user's keyring.
 func (d *demoEnv) secrets() profiles.SecretStore {
@@ -63,14 +68,7 @@ func (d *demoEnv) secrets() profiles.SecretStore {
 func (f *Factory) demoRun(ctx context.Context, d *demoEnv, stdin string, args ...string) ([]byte, []byte, int) {
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString(stdin)
-	sub := &Factory{
-		IO:      ios,
-		Getenv:  d.getenv,
-		Now:     f.Now,
-		Context: ctx,
-		Browser: f.Browser,
-	}
-	sub.Secrets = d.secrets
+	sub := d.factory(ctx, f, ios)
 	expanded := make([]string, len(args))
 	for i, a := range args {
 		expanded[i] = strings.ReplaceAll(a, "$GW", d.base)

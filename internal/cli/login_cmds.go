@@ -109,7 +109,7 @@ func (f *Factory) stsWhoami(ctx context.Context, pc *profileCtx, id *identity) e
 // demoLogin logs a browser-login profile in headlessly against the demo
 // gateway, through the real login code path (loopback listener, PKCE).
 func (f *Factory) demoLogin(ctx context.Context, d *demoEnv, profile string) error {
-	sub := &Factory{IO: f.IO, Getenv: d.getenv, Now: f.Now, Secrets: d.secrets, Context: ctx}
+	sub := d.factory(ctx, f, f.IO)
 	pc, err := sub.selectProfile(profile, "", nil)
 	if err != nil {
 		return err
