@@ -147,23 +147,11 @@ func (d *diag) regionFinding(signed, expected string, score int, how string) {
 	if expected == "" {
 		_, expected = d.hostExpects()
 	}
-	var cause, fix string
-	switch {
-	case signed != "" && expected != "":
-		cause = fmt.Sprintf("region: signed for %s, endpoint expects %s", signed, expected)
-		fix = fmt.Sprintf("sign for %s: --region %s (or auth.region: %s in the profile)", expected, expected, expected)
-	case signed != "":
-		cause = fmt.Sprintf("region: signed for %s, which the endpoint does not accept", signed)
-		fix = "sign for the endpoint's region: --region REGION (the region in the endpoint's host name)"
-	default:
-		cause = "region: the credential scope names the wrong region"
-		fix = "sign for the endpoint's region: --region REGION"
-	}
-	f := Finding{Cause: cause, Fix: fix}
-	if how != "" {
-		f.Detail = []string{how}
-	}
-	d.add("region", score, f)
+	d.scopeFinding(scopePart{
+		key: "region", matchFix: "sign for %[1]s: --region %[1]s (or auth.region: %[1]s in the profile)",
+		unknownFix:    "sign for the endpoint's region: --region REGION",
+		signedOnlyFix: "sign for the endpoint's region: --region REGION (the region in the endpoint's host name)",
+	}, signed, expected, score, how)
 }
 
 func (d *diag) serviceFinding(signed, expected string, score int, how string) {
@@ -173,23 +161,39 @@ func (d *diag) serviceFinding(signed, expected string, score int, how string) {
 	if expected == "" {
 		expected, _ = d.hostExpects()
 	}
+	d.scopeFinding(scopePart{
+		key: "service", matchFix: "sign for service %[1]s: --service %[1]s (or auth.service: %[1]s in the profile)",
+		unknownFix:    "sign with the endpoint's signing name: --service NAME",
+		signedOnlyFix: "sign with the endpoint's signing name: --service NAME (lambda for function URLs, execute-api for API Gateway, s3)",
+	}, signed, expected, score, how)
+}
+
+// scopePart words a finding about one part of the credential scope.
+type scopePart struct {
+	key, flag                           string
+	matchFix, unknownFix, signedOnlyFix string // matchFix formats the expected value as %[1]s
+}
+
+// scopeFinding reports a credential scope part (region or service) that the
+// endpoint refused: what was signed, what it expects when known, and the flag.
+func (d *diag) scopeFinding(p scopePart, signed, expected string, score int, how string) {
 	var cause, fix string
 	switch {
 	case signed != "" && expected != "":
-		cause = fmt.Sprintf("service: signed for %s, endpoint expects %s", signed, expected)
-		fix = fmt.Sprintf("sign for service %s: --service %s (or auth.service: %s in the profile)", expected, expected, expected)
+		cause = fmt.Sprintf("%s: signed for %s, endpoint expects %s", p.key, signed, expected)
+		fix = fmt.Sprintf(p.matchFix, expected)
 	case signed != "":
-		cause = fmt.Sprintf("service: signed for %s, which the endpoint does not accept", signed)
-		fix = "sign with the endpoint's signing name: --service NAME (lambda for function URLs, execute-api for API Gateway, s3)"
+		cause = fmt.Sprintf("%s: signed for %s, which the endpoint does not accept", p.key, signed)
+		fix = p.signedOnlyFix
 	default:
-		cause = "service: the credential scope names the wrong service"
-		fix = "sign with the endpoint's signing name: --service NAME"
+		cause = fmt.Sprintf("%s: the credential scope names the wrong %s", p.key, p.key)
+		fix = p.unknownFix
 	}
 	f := Finding{Cause: cause, Fix: fix}
 	if how != "" {
 		f.Detail = []string{how}
 	}
-	d.add("service", score, f)
+	d.add(p.key, score, f)
 }
 
 // signatureMismatch explains a refused signature. With the canonical
