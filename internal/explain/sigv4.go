@@ -170,12 +170,12 @@ func (d *diag) serviceFinding(signed, expected string, score int, how string) {
 
 // scopePart words a finding about one part of the credential scope.
 type scopePart struct {
-	key, flag                           string
+	key                                 string
 	matchFix, unknownFix, signedOnlyFix string // matchFix formats the expected value as %[1]s
 }
 
 // scopeFinding reports a credential scope part (region or service) that the
-// endpoint refused: what was signed, what it expects when known, and the flag.
+// endpoint refused: what was signed, what it expects when known, and how to fix it.
 func (d *diag) scopeFinding(p scopePart, signed, expected string, score int, how string) {
 	var cause, fix string
 	switch {
