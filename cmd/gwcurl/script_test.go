@@ -56,6 +56,8 @@ func TestMain(m *testing.M) {
 			}
 			os.Exit(0)
 		},
+		// headless-chromium URL: a real headless Chromium signing in (chromium_test.go).
+		"headless-chromium": func() { os.Exit(chromiumBrowser(os.Args[1])) },
 		"gwcurl": func() {
 			code := cli.Main()
 			// Record the exit code for the `exitcode` script command.
@@ -72,6 +74,12 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
+		Condition: func(cond string) (bool, error) {
+			if cond == "chromium" {
+				return haveChromium(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(e *testscript.Env) error {
 			origin := httptest.NewServer(testorigin.Handler())
 			e.Defer(origin.Close)
@@ -161,6 +169,38 @@ func TestScript(t *testing.T) {
 					ts.Fatalf("usage: envfile VAR FILE")
 				}
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+			},
+			// perm PATH MODE: PATH has exactly the octal permission bits MODE.
+			"perm": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: perm PATH MODE")
+				}
+				fi, err := os.Stat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				want, err := strconv.ParseUint(args[1], 8, 32)
+				ts.Check(err)
+				if (fi.Mode().Perm() == os.FileMode(want)) == neg {
+					ts.Fatalf("%s has mode %#o, want %s%#o", args[0], fi.Mode().Perm(), map[bool]string{true: "not ", false: ""}[neg], want)
+				}
+			},
+			// onlyfiles DIR FILE...: the regular files under DIR are exactly FILE... (relative to DIR).
+			"onlyfiles": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 1 {
+					ts.Fatalf("usage: onlyfiles DIR FILE...")
+				}
+				root := ts.MkAbs(args[0])
+				var got []string
+				ts.Check(filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					rel, _ := filepath.Rel(root, p)
+					got = append(got, filepath.ToSlash(rel))
+					return nil
+				}))
+				if strings.Join(got, " ") != strings.Join(args[1:], " ") {
+					ts.Fatalf("files under %s: %v, want %v", args[0], got, args[1:])
+				}
 			},
 			// noesc FILE...: fail if a file holds an ANSI escape byte.
 			"noesc": func(ts *testscript.TestScript, neg bool, args []string) {

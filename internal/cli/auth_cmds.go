@@ -119,7 +119,7 @@ func newCmdLogin(f *Factory, profile *string) *cobra.Command {
 	cmd.Flags().BoolVar(&o.noBrowser, "no-browser", false, "print the login URL instead of opening a browser")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up waiting for the browser after this long (exit 28)")
 	cmd.Flags().StringVar(&o.email, "email", "", "e-mail address for a magic-link login")
-	cmd.Flags().BoolVar(&o.insecure, "insecure-storage", false, "keep the tokens in a 0600 file beside the config instead of the OS keyring")
+	cmd.Flags().BoolVar(&o.insecure, "insecure-storage", false, "keep the tokens in a 0600 file, not the OS keyring (as GWCURL_SECRET_STORE=file)")
 	return cmd
 }
 
@@ -151,7 +151,6 @@ func (f *Factory) runLogin(ctx context.Context, name string, o *loginOptions) er
 		return sign.Credentialf(pc.auth.Kind, "run `gwcurl login -p "+pc.name+"` on a machine with a browser, or set GWCURL_BROWSER",
 			"login needs a browser or a person, and this is CI or not a terminal")
 	}
-	st := f.IO.ErrStyles()
 	switch pc.auth.Kind {
 	case "cf-access":
 		if err := pc.needTarget("cf-access login"); err != nil {
@@ -171,7 +170,11 @@ func (f *Factory) runLogin(ctx context.Context, name string, o *loginOptions) er
 		if err := (&profiles.TokenCache{Dir: pc.deps.CacheDir, Now: f.Now}).Put(key, tok); err != nil {
 			return err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s logged in to %s (token valid until %s)\n", st.OK.Render("✓"), pc.target, tok.Expiry.Local().Format(time.Kitchen))
+		who := ""
+		if claims, ok := jwtClaims(tok.AccessToken); ok {
+			who = str(claims["email"])
+		}
+		f.loggedIn(pc.name, who, tok.Expiry)
 		return nil
 	case "cognito", "magic-link":
 		return f.browserLogin(ctx, pc, o)
@@ -187,9 +190,22 @@ func (f *Factory) runLogin(ctx context.Context, name string, o *loginOptions) er
 // loginErr turns a login timeout into exit 28 with a hint.
 func loginErr(err error, profile string) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &ExitError{Code: ExitTimeout, Err: fmt.Errorf("login timed out: %v", err), Hint: "run `gwcurl login -p " + profile + " --timeout 5m` to wait longer"}
+		return &ExitError{Code: ExitTimeout, Err: fmt.Errorf("login timed out: %s", strings.TrimSuffix(err.Error(), ": "+context.DeadlineExceeded.Error())),
+			Hint: "run `gwcurl login -p " + profile + " --timeout 5m` to wait longer"}
 	}
 	return err
+}
+
+// loggedIn is the one success line of every login kind.
+func (f *Factory) loggedIn(profile, who string, expiry time.Time) {
+	if who != "" {
+		who = " as " + who
+	}
+	until := ""
+	if !expiry.IsZero() {
+		until = ", token valid until " + expiry.Local().Format("Mon 2 Jan 2006 15:04 MST")
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s logged in%s (profile %s%s)\n", f.IO.ErrStyles().OK.Render("✓"), who, profile, until)
 }
 
 func newCmdLogout(f *Factory, profile *string) *cobra.Command {

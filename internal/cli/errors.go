@@ -81,6 +81,10 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 		dns *net.DNSError
 	)
 	switch {
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) && !errors.As(err, &ue):
+		// Ctrl-C wins over whatever the interrupted step made of it (a
+		// refresh cut short is not "not logged in").
+		return ExitInterrupted, ""
 	case errors.As(err, &ee):
 		return ee.Code, ee.Hint
 	case errors.As(err, &ue):
@@ -95,8 +99,6 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, "fix the config file, or point GWCURL_CONFIG at another one"
 	case errors.As(err, &ce):
 		return ExitCredentials, ce.Hint
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
-		return ExitInterrupted, ""
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return ExitTimeout, "raise -m/--max-time or --connect-timeout"
 	case errors.As(err, &dns):

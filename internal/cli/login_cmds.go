@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -27,17 +25,15 @@ func (f *Factory) loginOpts(pc *profileCtx, store profiles.SecretStore) login.Op
 	}
 }
 
-// loginStore is where login tokens live: the secret store (OS keyring, or
-// GWCURL_SECRETS_DIR), or with --insecure-storage a 0600 file store beside
-// the config that requests read first.
+// loginStore is where login tokens go: the secret store every command
+// reads (the keyring when one answers, else files), or with
+// --insecure-storage the file store, which the secret store reads too.
 func (f *Factory) loginStore(pc *profileCtx, insecure bool) profiles.SecretStore {
 	if insecure {
-		return profiles.FileStore{Dir: insecureDir(pc.cfgPath)}
+		return f.fileSecrets()
 	}
 	return pc.deps.Secrets.Store
 }
-
-func insecureDir(cfgPath string) string { return filepath.Join(filepath.Dir(cfgPath), "secrets") }
 
 func (f *Factory) browserLogin(ctx context.Context, pc *profileCtx, o *loginOptions) error {
 	lo := f.loginOpts(pc, f.loginStore(pc, o.insecure))
@@ -50,16 +46,17 @@ func (f *Factory) browserLogin(ctx context.Context, pc *profileCtx, o *loginOpti
 		return loginErr(err, pc.name)
 	}
 	who := ""
-	if _, email, _, err := login.Identity(tok); err == nil && email != "" {
-		who = " as " + email
+	if sub, email, _, err := login.Identity(tok); err == nil {
+		who = firstNonEmpty(email, sub)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s logged in%s (profile %s, token valid until %s)\n", f.IO.ErrStyles().OK.Render("✓"), who, pc.name, tok.Expiry.Local().Format(time.Kitchen))
+	f.loggedIn(pc.name, who, tok.Expiry)
 	return nil
 }
 
 func (f *Factory) browserLogout(ctx context.Context, pc *profileCtx) error {
 	err := login.Logout(ctx, f.loginOpts(pc, pc.deps.Secrets.Store))
-	if err2 := login.Logout(ctx, f.loginOpts(pc, profiles.FileStore{Dir: insecureDir(pc.cfgPath)})); err == nil && err2 != nil && !errors.Is(err2, login.ErrLoginRequired) {
+	// Also where --insecure-storage or GWCURL_SECRET_STORE=file put it.
+	if err2 := login.Logout(ctx, f.loginOpts(pc, f.fileSecrets())); err == nil && err2 != nil && !errors.Is(err2, login.ErrLoginRequired) {
 		err = err2
 	}
 	if errors.Is(err, login.ErrLoginRequired) {

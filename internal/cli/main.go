@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,8 +31,13 @@ type Factory struct {
 	Getenv    func(string) string
 	Now       func() time.Time
 	Transport http.RoundTripper // nil: a fresh *http.Transport per request command
-	// Secrets returns the secret store (the OS keyring by default).
+	// Secrets returns the secret store: the OS keyring when one answers,
+	// else 0600 files (docs/configuration.md, "Secret store"). Tests and
+	// the demo put their own in its place.
 	Secrets func() profiles.SecretStore
+
+	secretsOnce sync.Once
+	secrets     profiles.SecretStore
 	// Browser opens a URL for a person (login flows).
 	Browser func(url string) error
 	// Context is the process context (cancelled on SIGINT/SIGTERM).
@@ -46,15 +52,65 @@ func NewFactory(ctx context.Context) *Factory {
 		Now:     time.Now,
 		Context: ctx,
 	}
-	f.Secrets = func() profiles.SecretStore {
-		if d := f.Getenv("GWCURL_SECRETS_DIR"); d != "" { // tests and explicit opt-in
-			return profiles.FileStore{Dir: d}
-		}
-		return profiles.KeyringStore{Timeout: 3 * time.Second}
-	}
+	f.Secrets = f.defaultSecrets
 	f.Browser = func(u string) error { return openBrowser(f.Getenv, u) }
 	return f
 }
+
+// secretStoreMode is GWCURL_SECRET_STORE, checked (exit 2 when unknown).
+// GWCURL_SECRETS_DIR alone means the file store in that directory: it
+// isolates tests and the demo from the user's keyring.
+func (f *Factory) secretStoreMode() (string, error) {
+	m := f.Getenv("GWCURL_SECRET_STORE")
+	switch m {
+	case "", profiles.StoreAuto:
+		if f.Getenv("GWCURL_SECRETS_DIR") != "" {
+			return profiles.StoreFile, nil
+		}
+		return profiles.StoreAuto, nil
+	case profiles.StoreKeyring, profiles.StoreFile:
+		return m, nil
+	}
+	return "", usagef("set GWCURL_SECRET_STORE to keyring, file or auto, or unset it", "GWCURL_SECRET_STORE=%q is not a secret store", m)
+}
+
+// defaultSecrets builds the process's secret store once, so a keyring that
+// failed to answer is not asked again by later calls.
+func (f *Factory) defaultSecrets() profiles.SecretStore {
+	f.secretsOnce.Do(func() {
+		mode, err := f.secretStoreMode()
+		if err != nil {
+			mode = profiles.StoreAuto // the root command refuses it before any use
+		}
+		f.secrets = f.newSecretStore(mode)
+	})
+	return f.secrets
+}
+
+// newSecretStore returns a store of the given mode over the user's
+// keyring and secrets directory.
+func (f *Factory) newSecretStore(mode string) profiles.SecretStore {
+	dir, err := profiles.SecretsDir(f.Getenv)
+	if err != nil {
+		dir = ""
+	}
+	s, err := profiles.NewSecretStore(profiles.SecretStoreOptions{
+		Mode:    mode,
+		Keyring: profiles.KeyringStore{Timeout: 3 * time.Second},
+		Dir:     dir,
+		OnFallback: func(dir string, cause error) {
+			fmt.Fprintf(f.IO.ErrOut, "gwcurl: no OS keyring answered (%s); keeping secrets in 0600 files under %s (GWCURL_SECRET_STORE chooses)\n",
+				oneLine(redact.URL(cause.Error())), dir)
+		},
+	})
+	if err != nil {
+		return profiles.FileStore{Dir: dir}
+	}
+	return s
+}
+
+// fileSecrets is the file store that --insecure-storage forces.
+func (f *Factory) fileSecrets() profiles.SecretStore { return f.newSecretStore(profiles.StoreFile) }
 
 // openBrowser opens u with $GWCURL_BROWSER or $BROWSER (the URL as its one
 // argument), else pkg/browser.

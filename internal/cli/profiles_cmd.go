@@ -153,8 +153,8 @@ func newCmdProfilesAdd(f *Factory) *cobra.Command {
 			Add a profile. Secret fields (--token, --client-secret,
 			--secret-access-key, --session-token) take a reference, never the
 			secret itself: env:NAME, cmd:COMMAND, file:PATH, or "-" to read the
-			secret from stdin and keep it in the OS keyring (or, with
-			--insecure-storage, in a 0600 file beside the config).
+			secret from stdin and keep it in the secret store (the OS keyring
+			when one answers, else a 0600 file; --insecure-storage forces the file).
 		`),
 		Example: heredoc.Doc(`
 			$ gwcurl profiles add dev --base-url https://api.dev.example.com --auth bearer --token env:DEV_TOKEN
@@ -198,7 +198,7 @@ func newCmdProfilesAdd(f *Factory) *cobra.Command {
 	}
 	fl.BoolVar(&o.use, "use", false, "make it the current profile")
 	fl.BoolVar(&o.force, "force", false, "replace an existing profile")
-	fl.BoolVar(&o.insecure, "insecure-storage", false, "keep secrets read with - in a 0600 file instead of the OS keyring")
+	fl.BoolVar(&o.insecure, "insecure-storage", false, "keep secrets read with - in a 0600 file, not the OS keyring (as GWCURL_SECRET_STORE=file)")
 	return cmd
 }
 
@@ -255,20 +255,15 @@ func (f *Factory) profilesAdd(ctx context.Context, name string, o *addOptions) e
 			return err
 		}
 		key := strings.ReplaceAll(flagName, "-", "_")
+		store := f.Secrets()
 		if o.insecure {
-			dir := filepath.Join(filepath.Dir(file.Path), "secrets")
-			if err := (profiles.FileStore{Dir: dir}).Set(ctx, name, key, secret); err != nil {
-				return err
-			}
-			*field = "file:" + filepath.Join("secrets", name, key)
-		} else {
-			store := f.Secrets()
-			if err := store.Set(ctx, name, key, secret); err != nil {
-				return &HintedError{Err: fmt.Errorf("cannot store the secret in the keyring: %v", err),
-					Hint: "on servers and CI without a keyring, add --insecure-storage (a 0600 file) or use env:NAME"}
-			}
-			*field = "keyring:" + key
+			store = f.fileSecrets()
 		}
+		if err := store.Set(ctx, name, key, secret); err != nil {
+			return &HintedError{Err: fmt.Errorf("cannot store the secret: %v", err),
+				Hint: "set GWCURL_SECRET_STORE=file (0600 files) or use env:NAME"}
+		}
+		*field = "keyring:" + key
 		stored = append(stored, "--"+flagName)
 	}
 	if err := p.Validate(); err != nil {
@@ -287,7 +282,7 @@ func (f *Factory) profilesAdd(ctx context.Context, name string, o *addOptions) e
 	st := f.IO.ErrStyles()
 	msg := fmt.Sprintf("saved profile %s in %s", name, file.Path)
 	if len(stored) > 0 {
-		where := "the OS keyring"
+		where := "the secret store"
 		if o.insecure {
 			where = "a 0600 file"
 		}

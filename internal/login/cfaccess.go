@@ -127,7 +127,7 @@ func CFAccessLogin(ctx context.Context, opts CFLoginOptions) (*oauth2.Token, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	l := &cfLogin{opts: opts, app: app, now: opts.Now, stderr: opts.Stderr}
+	l := &cfLogin{opts: opts, app: app, now: opts.Now, stderr: opts.Stderr, timeout: timeout}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -146,18 +146,19 @@ func CFAccessLogin(ctx context.Context, opts CFLoginOptions) (*oauth2.Token, err
 
 	tok, err := l.run(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("cf-access login: no login completed within %s; run the command again: %w", timeout, context.DeadlineExceeded)
+		return nil, fmt.Errorf("no login completed within %s: %w", timeout, context.DeadlineExceeded)
 	}
 	return tok, err
 }
 
 type cfLogin struct {
-	opts   CFLoginOptions
-	app    *url.URL
-	client *http.Client
-	now    func() time.Time
-	stderr io.Writer
-	keys   map[string]*rsa.PublicKey // the team's keys, by kid
+	opts    CFLoginOptions
+	timeout time.Duration
+	app     *url.URL
+	client  *http.Client
+	now     func() time.Time
+	stderr  io.Writer
+	keys    map[string]*rsa.PublicKey // the team's keys, by kid
 }
 
 func (l *cfLogin) run(ctx context.Context) (*oauth2.Token, error) {
@@ -399,15 +400,8 @@ func (l *cfLogin) loginURL(info *CFAppInfo, pubKey string) string {
 // announce opens the browser and always prints the URL, so a headless
 // machine can open it elsewhere (S-CF-3).
 func (l *cfLogin) announce(loginURL string) {
-	opened := false
-	if l.opts.Browser != nil {
-		opened = l.opts.Browser(loginURL) == nil
-	}
-	if opened {
-		fmt.Fprintf(l.stderr, "A browser window should have opened at the following URL:\n\n%s\n\nIf it did not, open the URL yourself; gwcurl is waiting for the login.\n", loginURL)
-	} else {
-		fmt.Fprintf(l.stderr, "Open the following URL in a browser and log in:\n\n%s\n\ngwcurl is waiting for the login.\n", loginURL)
-	}
+	AnnounceURL(l.stderr, l.opts.Browser, loginURL, "log in")
+	fmt.Fprintf(l.stderr, "Waiting for the login (up to %s)…\n", l.timeout)
 }
 
 // poll long-polls the transfer service until it hands over the sealed

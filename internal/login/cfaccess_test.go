@@ -144,7 +144,7 @@ func TestCFAccessLoginHeadless(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stderr.String(), "Open the following URL in a browser") {
+	if !strings.Contains(stderr.String(), "Could not open a browser (no display).\nTo log in, open this URL in a browser:") {
 		t.Errorf("stderr = %q", stderr.String())
 	}
 	useToken(t, srv, tok.AccessToken)

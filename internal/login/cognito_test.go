@@ -50,7 +50,8 @@ func TestCognitoLoginScriptedBrowser(t *testing.T) {
 	if ru.Scheme != "http" || ru.Hostname() != "127.0.0.1" || ru.Path != "/callback" {
 		t.Errorf("redirect_uri %s", ru)
 	}
-	if !strings.Contains(e.stderr.String(), "Logged in as demo@example.com.") {
+	// The library shows the URL; the success line is the CLI's.
+	if !strings.Contains(e.stderr.String(), "Opening the browser to log in") || !strings.Contains(e.stderr.String(), au.String()) {
 		t.Errorf("stderr:\n%s", e.stderr)
 	}
 	// One callback only: the listener is gone.

@@ -40,8 +40,7 @@ func Login(ctx context.Context, o Options) (*oauth2.Token, error) {
 		tok, err = loginOIDC(lctx, &o)
 	}
 	if err != nil && errors.Is(lctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, fmt.Errorf("%s: no login completed within %s; run `gwcurl login -p %s` again (--timeout to wait longer): %w",
-			o.Auth.Kind, timeout, o.Profile, context.DeadlineExceeded)
+		return nil, fmt.Errorf("no login completed within %s: %w", timeout, context.DeadlineExceeded)
 	}
 	return tok, err
 }
@@ -122,7 +121,7 @@ func refresh(ctx context.Context, o *Options, rec *record) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%s: refreshing the login failed: %v", rec.Kind, err)
+		return fmt.Errorf("%s: refreshing the login failed: %w", rec.Kind, err)
 	}
 	p := &provider{}
 	if err := fillRecord(ctx, o, rec, tok, "", p); err != nil {
@@ -143,7 +142,7 @@ func Logout(ctx context.Context, o Options) error {
 		return errors.New("logout needs a profile (gwcurl logout -p NAME)")
 	}
 	rec, err := load(ctx, &o)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrLoginRequired) {
 		return err
 	}
 	if err := deleteStored(ctx, &o); err != nil {

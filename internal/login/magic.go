@@ -119,7 +119,6 @@ func loginMagic(ctx context.Context, o *Options) (*oauth2.Token, error) {
 	if err := save(ctx, o, rec); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "Logged in as %s.\n", who(rec))
 	return rec.token(), nil
 }
 
@@ -144,7 +143,7 @@ func startMagic(ctx context.Context, o *Options, email, redirectURI, challenge, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("magic-link: cannot reach the start endpoint: %v", err)
+		return nil, fmt.Errorf("magic-link: cannot reach the start endpoint: %w", err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -197,7 +196,7 @@ func followMagicLink(ctx context.Context, o *Options, s string, lb *loopback) (*
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the link: %v", err)
+		return nil, fmt.Errorf("cannot open the link: %w", err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)) //nolint:errcheck // draining
 	resp.Body.Close()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gwcurl/gwcurl/internal/lazyre"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -103,11 +104,11 @@ func discoverIssuer(ctx context.Context, o *Options, iss string) (*oidc.Provider
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("OIDC discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(iss, "/"), err)
+		return nil, nil, fmt.Errorf("OIDC discovery at %s/.well-known/openid-configuration failed: %w", strings.TrimSuffix(iss, "/"), err)
 	}
 	var d discovery
 	if err := op.Claims(&d); err != nil {
-		return nil, nil, fmt.Errorf("cannot read the discovery document of %s: %v", iss, err)
+		return nil, nil, fmt.Errorf("cannot read the discovery document of %s: %w", iss, err)
 	}
 	if d.JWKSURI == "" {
 		return nil, nil, fmt.Errorf("the discovery document of %s has no jwks_uri", iss)
@@ -212,19 +213,32 @@ func loginOIDC(ctx context.Context, o *Options) (*oauth2.Token, error) {
 	if err := save(ctx, o, rec); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.stderr(), "Logged in as %s.\n", who(rec))
 	return rec.token(), nil
 }
 
-// announce prints the URL (always) and opens the browser unless told not to.
-func announce(o *Options, u, what, redirect string) {
-	w := o.stderr()
-	fmt.Fprintf(w, "To %s, open this URL in a browser:\n\n  %s\n\n", what, u)
-	if !o.NoBrowser && o.Browser != nil {
-		if err := o.Browser(u); err != nil {
-			fmt.Fprintf(w, "Could not open a browser (%v); open the URL above yourself.\n", err)
+// AnnounceURL is the one shape every login kind uses to show its URL:
+// "Opening the browser" only when a browser was started, the URL always
+// (a person on an SSH session opens it elsewhere).
+func AnnounceURL(w io.Writer, browser func(string) error, u, what string) {
+	if browser != nil {
+		if err := browser(u); err == nil {
+			fmt.Fprintf(w, "Opening the browser to %s; if it does not open, visit:\n\n  %s\n\n", what, u)
+			return
+		} else {
+			fmt.Fprintf(w, "Could not open a browser (%v).\n", err)
 		}
 	}
+	fmt.Fprintf(w, "To %s, open this URL in a browser:\n\n  %s\n\n", what, u)
+}
+
+// announce shows the URL, opening the browser unless told not to.
+func announce(o *Options, u, what, redirect string) {
+	w := o.stderr()
+	var browser func(string) error
+	if !o.NoBrowser {
+		browser = o.Browser
+	}
+	AnnounceURL(w, browser, u, what)
 	if o.NoBrowser && o.Interactive && o.Stdin != nil {
 		fmt.Fprintf(w, "If that browser is on another machine, it cannot reach %s after the login:\npaste the address it was sent to here and press Enter.\n", redirect)
 	}

@@ -74,6 +74,10 @@ var ErrLoginRequired = errors.New("login required")
 type LoginRequiredError struct {
 	Profile string
 	Reason  string // e.g. "no login yet", "the session was revoked"
+	// Store is the secret store's error when the tokens could not be read
+	// (a keyring forced with GWCURL_SECRET_STORE=keyring that does not
+	// answer); nil otherwise.
+	Store error
 }
 
 func (e *LoginRequiredError) Error() string {
@@ -89,6 +93,10 @@ func (e *LoginRequiredError) Unwrap() error { return ErrLoginRequired }
 func (e *LoginRequiredError) Hint() string {
 	if e.Profile == "" {
 		return "use a profile and run `gwcurl login -p NAME`"
+	}
+	var su *profiles.StoreUnavailableError
+	if errors.As(e.Store, &su) {
+		return "no OS keyring answers here: unset GWCURL_SECRET_STORE (or set it to file) and run `gwcurl login -p " + e.Profile + "`"
 	}
 	return "run `gwcurl login -p " + e.Profile + "`"
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,119 +60,25 @@ func domainIf(d string) string {
 	return domainURL(d)
 }
 
-// Secret stores limit the size of one value (Windows Credential Manager
-// 2560 bytes, the macOS keychain about 3000 with the names), and three
-// Cognito tokens take 4–5 KB. A record longer than chunkSize is kept as an
-// index value "chunked:N" under StoreKey and N parts under StoreKey-1 … -N.
-const (
-	chunkSize   = 2000
-	chunkPrefix = "chunked:"
-	maxChunks   = 64
-)
-
-func chunkKey(i int) string { return StoreKey + "-" + strconv.Itoa(i) }
-
-// readStored returns the stored record text, "" when there is none.
-func readStored(ctx context.Context, o *Options) (string, error) {
-	v, err := o.Store.Get(ctx, o.Profile, StoreKey)
-	if errors.Is(err, profiles.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	n, ok := chunkCount(v)
-	if !ok {
-		return v, nil
-	}
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		part, err := o.Store.Get(ctx, o.Profile, chunkKey(i))
-		if errors.Is(err, profiles.ErrNotFound) {
-			return "", nil // torn write: as if absent
-		}
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(part)
-	}
-	return b.String(), nil
-}
-
-func chunkCount(v string) (int, bool) {
-	rest, ok := strings.CutPrefix(v, chunkPrefix)
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 || n > maxChunks {
-		return 0, false
-	}
-	return n, true
-}
-
-// writeStored stores text: the parts first, then the index, then it drops
-// parts a longer previous record left behind.
-func writeStored(ctx context.Context, o *Options, text string) error {
-	old, _ := o.Store.Get(ctx, o.Profile, StoreKey)
-	oldN, _ := chunkCount(old)
-	n := 0
-	if len(text) > chunkSize {
-		for i := 0; i < len(text); i += chunkSize {
-			n++
-			if err := o.Store.Set(ctx, o.Profile, chunkKey(n), text[i:min(i+chunkSize, len(text))]); err != nil {
-				return err
-			}
-		}
-		if n > maxChunks {
-			return errors.New("the login tokens are too large to store")
-		}
-		text = chunkPrefix + strconv.Itoa(n)
-	}
-	if err := o.Store.Set(ctx, o.Profile, StoreKey, text); err != nil {
-		return err
-	}
-	for i := n + 1; i <= oldN; i++ {
-		_ = o.Store.Delete(ctx, o.Profile, chunkKey(i))
-	}
-	return nil
-}
-
-// deleteStored removes the record and its parts.
-func deleteStored(ctx context.Context, o *Options) error {
-	old, err := o.Store.Get(ctx, o.Profile, StoreKey)
-	if errors.Is(err, profiles.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := o.Store.Delete(ctx, o.Profile, StoreKey); err != nil && !errors.Is(err, profiles.ErrNotFound) {
-		return err
-	}
-	n, _ := chunkCount(old)
-	for i := 1; i <= n; i++ {
-		if err := o.Store.Delete(ctx, o.Profile, chunkKey(i)); err != nil && !errors.Is(err, profiles.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
-}
-
-// load reads the profile's record; nil, nil when there is none.
+// load reads the profile's record; nil, nil when there is none. A secret
+// store that cannot be read means no login can be found: a
+// *LoginRequiredError (exit 4) that says why, never a bare store error.
 func load(ctx context.Context, o *Options) (*record, error) {
 	if o.Store == nil {
-		return nil, errors.New("no secret store is available to keep login tokens (keyring, or --insecure-storage)")
+		return nil, o.loginRequired("no secret store is available to read the login tokens from")
 	}
 	if o.Profile == "" {
 		return nil, o.loginRequired("a browser login needs a profile")
 	}
-	v, err := readStored(ctx, o)
-	if err != nil {
-		return nil, fmt.Errorf("read the login tokens of profile %s from the secret store: %w", o.Profile, err)
-	}
-	if v == "" {
+	v, err := o.Store.Get(ctx, o.Profile, StoreKey)
+	if errors.Is(err, profiles.ErrNotFound) {
 		return nil, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &LoginRequiredError{Profile: o.Profile, Reason: "the login tokens cannot be read (" + err.Error() + ")", Store: err}
 	}
 	var r record
 	if err := json.Unmarshal([]byte(v), &r); err != nil || r.Version != recordVersion || r.AccessToken == "" {
@@ -182,16 +87,25 @@ func load(ctx context.Context, o *Options) (*record, error) {
 	return &r, nil
 }
 
+// deleteStored removes the profile's record from the store.
+func deleteStored(ctx context.Context, o *Options) error {
+	err := o.Store.Delete(ctx, o.Profile, StoreKey)
+	if errors.Is(err, profiles.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 func save(ctx context.Context, o *Options, r *record) error {
 	if o.Store == nil {
-		return errors.New("no secret store is available to keep login tokens (keyring, or --insecure-storage)")
+		return errors.New("no secret store is available to keep the login tokens")
 	}
 	r.Version = recordVersion
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if err := writeStored(ctx, o, string(b)); err != nil {
+	if err := o.Store.Set(ctx, o.Profile, StoreKey, string(b)); err != nil {
 		return fmt.Errorf("store the login tokens of profile %s: %w", o.Profile, err)
 	}
 	return nil

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/zalando/go-keyring"
 )
 
 // ErrNotFound is returned by a SecretStore that has no value for a key.
@@ -121,104 +119,6 @@ func redactRef(s string) string {
 func IsRef(s string) bool {
 	scheme, rest, ok := strings.Cut(s, ":")
 	return ok && rest != "" && (scheme == "env" || scheme == "cmd" || scheme == "keyring" || scheme == "file")
-}
-
-// KeyringStore is the OS keyring (zalando/go-keyring), each call bounded by
-// Timeout because a locked or absent keyring daemon can hang forever (gh does
-// the same with 3 s).
-type KeyringStore struct {
-	Timeout time.Duration
-}
-
-const keyringService = "gwcurl"
-
-func (k KeyringStore) do(ctx context.Context, f func() (string, error)) (string, error) {
-	t := k.Timeout
-	if t == 0 {
-		t = 3 * time.Second
-	}
-	type result struct {
-		v   string
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() { v, err := f(); ch <- result{v, err} }()
-	select {
-	case r := <-ch:
-		if errors.Is(r.err, keyring.ErrNotFound) {
-			return "", ErrNotFound
-		}
-		return r.v, r.err
-	case <-time.After(t):
-		return "", fmt.Errorf("keyring did not answer within %s", t)
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
-func (k KeyringStore) Get(ctx context.Context, profile, key string) (string, error) {
-	return k.do(ctx, func() (string, error) { return keyring.Get(keyringService, profile+"/"+key) })
-}
-
-func (k KeyringStore) Set(ctx context.Context, profile, key, value string) error {
-	_, err := k.do(ctx, func() (string, error) { return "", keyring.Set(keyringService, profile+"/"+key, value) })
-	return err
-}
-
-func (k KeyringStore) Delete(ctx context.Context, profile, key string) error {
-	_, err := k.do(ctx, func() (string, error) { return "", keyring.Delete(keyringService, profile+"/"+key) })
-	return err
-}
-
-// FileStore keeps secrets as 0600 files under Dir (0700), one file per
-// profile and key. It is used only with an explicit --insecure-storage, or in
-// tests.
-type FileStore struct {
-	Dir string
-}
-
-func (f FileStore) path(profile, key string) (string, error) {
-	for _, s := range []string{profile, key} {
-		if s == "" || strings.ContainsAny(s, `/\`) || s == "." || s == ".." {
-			return "", fmt.Errorf("invalid secret name %q", s)
-		}
-	}
-	return filepath.Join(f.Dir, profile, key), nil
-}
-
-func (f FileStore) Get(_ context.Context, profile, key string) (string, error) {
-	p, err := f.path(profile, key)
-	if err != nil {
-		return "", err
-	}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", ErrNotFound
-	}
-	return string(b), err
-}
-
-func (f FileStore) Set(_ context.Context, profile, key, value string) error {
-	p, err := f.path(profile, key)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	return WriteFileAtomic(p, []byte(value), 0o600)
-}
-
-func (f FileStore) Delete(_ context.Context, profile, key string) error {
-	p, err := f.path(profile, key)
-	if err != nil {
-		return err
-	}
-	err = os.Remove(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
 }
 
 // WriteFileAtomic writes data to a temp file beside path and renames it into

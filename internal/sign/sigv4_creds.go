@@ -87,6 +87,7 @@ func awsCredentials(ctx context.Context, a profiles.Auth, d Deps, o credOptions)
 	if a.Region != "" {
 		opts = append(opts, config.WithRegion(a.Region))
 	}
+	opts = append(opts, endpointOptions(ctx, a.AWSProfile)...)
 	onEC2 := o.onEC2
 	if onEC2 == nil {
 		onEC2 = func() bool { return ec2Signs(os.ReadFile) }

@@ -88,7 +88,12 @@ func AWSCallerIdentity(ctx context.Context, a profiles.Auth, d Deps, target stri
 	if region == "" {
 		region = "us-east-1"
 	}
-	cfg := aws.Config{Credentials: prov, Region: region}
+	// The AWS configuration's endpoint settings apply, unless the profile
+	// names its own STS endpoint.
+	cfg, cerr := awsServiceConfig(ctx, a, region, prov)
+	if cerr != nil {
+		cfg = aws.Config{Credentials: prov, Region: region}
+	}
 	if d.HTTPClient != nil {
 		cfg.HTTPClient = d.HTTPClient
 	}

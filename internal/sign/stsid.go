@@ -128,6 +128,9 @@ func newSTSIdentity(ctx context.Context, a profiles.Auth, d Deps) (*stsIdentity,
 	if a.ServerID != "" && !httpguts.ValidHeaderFieldValue(a.ServerID) {
 		return nil, fmt.Errorf("sts-identity: server id %q is not a valid HTTP header value (auth.server_id)", a.ServerID)
 	}
+	if a.STSEndpoint == "" {
+		a.STSEndpoint = configuredSTSEndpoint(ctx, a) // AWS_ENDPOINT_URL_STS and friends
+	}
 	endpoint, region, err := stsEndpointRegion(a)
 	if err != nil {
 		return nil, err
