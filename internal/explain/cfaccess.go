@@ -103,6 +103,9 @@ func (d *diag) cfAccess() {
 	page := d.resp.page
 	isLogin := strings.Contains(loc, ".cloudflareaccess.com/cdn-cgi/access/login") || strings.Contains(loc, "/cdn-cgi/access/login")
 	isAccessPage := page != nil && (strings.Contains(page.Raw, "cloudflareaccess.com") || strings.Contains(page.Raw, "cloudflare access") || strings.Contains(page.Raw, "cdn-cgi/access"))
+	if d.has("cf-waf") || d.has("rate") {
+		return // Cloudflare's WAF stopped it before Access
+	}
 	if !isLogin && !isAccessPage && !(d.s.AuthKind == "cf-access" && (d.r.Status == 401 || d.r.Status == 403) && d.resp.gw == nil) {
 		return
 	}

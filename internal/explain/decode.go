@@ -102,7 +102,7 @@ func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 			return decodeIdentityReport(in, now)
 		}
 		return decodeBody(in)
-	case strings.HasPrefix(in, "<"):
+	case strings.HasPrefix(in, "<"), reCFErrorText.MatchString(in):
 		return decodeBody(in)
 	}
 	if strings.Count(in, ".") == 2 && !strings.ContainsAny(in, " \n") {
@@ -405,6 +405,8 @@ func decodeBody(in string) (*Report, error) {
 	switch {
 	case p.gw != nil:
 		rec.Status = statusFromText(p.gw.Error)
+	case p.text != "" && reCFErrorText.MatchString(p.text):
+		rec.Status = 403 // Cloudflare's short 1xxx body; the status is not pasted
 	case p.aws == nil && p.oa == nil && p.goog == nil && (p.page == nil || !looksHTML([]byte(in))):
 		return nil, errors.New("not recognised: the JSON or XML is not an AWS error, a gateway refusal or an OAuth error")
 	}
@@ -559,6 +561,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 		if t := firstSentence(p.page.Text); t != "" {
 			rep.Lines = append(rep.Lines, "text:            "+t)
 		}
+	case p.text != "":
+		rep.Kind = "text"
+		rep.Lines = append(rep.Lines, "text: "+firstLine(p.text))
 	}
 	if c, ok := p.bearerChallenge(); ok {
 		rep.Lines = append(rep.Lines, "WWW-Authenticate: Bearer "+challengeString(c))

@@ -2,12 +2,14 @@ package explain
 
 import (
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // s3CR is the canonical request of the S3 SigV4 example "GET Object"
@@ -166,6 +168,17 @@ func TestRecordedBodies(t *testing.T) {
 			sent: Sent{Method: "GET", URL: "https://app.example.com/orders", AuthKind: "cf-access",
 				Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}, "Cf-Access-Client-Secret": {testCFSecret}, "Cookie": {"theme=dark; session=" + testCookieValue}}},
 			want: []string{"refused the service token"}},
+		{name: "cloudflare waf rule (1020, html page, http/2)", file: "cloudflare/waf-1020-access-denied",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "cf-access",
+				Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}, "Cf-Access-Client-Secret": {testCFSecret}}},
+			want: []string{"Cloudflare WAF blocked the request (error 1020", "never reached Cloudflare Access"}, fix: "Security → Events",
+			any: "Cloudflare Ray ID 8f0e1d2c3b4a5968-FRA"},
+		{name: "cloudflare browser signature (1010, plain text)", file: "cloudflare/waf-1010-browser-signature",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "none", Header: http.Header{"User-Agent": {"python-urllib/3.12"}}},
+			want: []string{"browser signature (error 1010"}, fix: "User-Agent", any: "User-Agent sent: python-urllib/3.12"},
+		{name: "cloudflare rate limit (1015)", file: "cloudflare/waf-1015-rate-limited",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "cf-access", Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}}},
+			want: []string{"rate limited by Cloudflare (error 1015)", "Retry-After: 60s"}, fix: "--retry", any: "8f0e1d2c3b4a5970-LHR"},
 		{name: "gateway jwt expired", file: "gateway/jwt-expired",
 			sent: Sent{Method: "GET", URL: "http://127.0.0.1:8080/app/items", AuthKind: "cognito", Header: http.Header{"Authorization": {"Bearer " + tokCognito}}, Token: tokCognito},
 			want: []string{"token expired 5m ago"}, fix: "gwcurl login"},
@@ -307,5 +320,32 @@ func TestRenderColor(t *testing.T) {
 	}
 	if rendered(nil) == "" {
 		t.Error("Render(nil) says nothing")
+	}
+}
+
+// TestPastedRecorded: every recorded answer, pasted whole as curl -i prints
+// it, is read by Decode (`gwcurl explain -`) and explained.
+func TestPastedRecorded(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.txtar"))
+	for _, f := range files {
+		a, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, af := range a.Files {
+			if af.Name != "response" {
+				continue
+			}
+			rep, err := Decode(string(af.Data), time.Time{})
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				continue
+			}
+			text := strings.Join(rep.Lines, "\n")
+			if rep.Kind != "http-response" || !strings.Contains(text, "cause:") {
+				t.Errorf("%s: kind %s, no cause:\n%s", f, rep.Kind, text)
+			}
+		}
 	}
 }
