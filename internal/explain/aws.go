@@ -123,12 +123,12 @@ func (d *diag) awsError(e *awsError) {
 		}
 		d.unknownKey(key, scoreStated, how)
 	case reAWSTokInvalid.MatchString(msg + " " + e.Code):
-		d.add("session-token", scoreStated, Finding{
-			Cause:  "invalid AWS credentials: the access key or session token is not valid here",
-			Fix:    "check the credential set (a session token from another key, a key from another partition, or a region not enabled for the account)",
-			Detail: []string{how},
-		})
+		d.invalidCredentials(how)
 	case reAWSNotAuthz.MatchString(msg):
+		if n, ok := parseNotAuthorized(msg); ok {
+			d.notAuthorizedFinding(n, e.Code)
+			break
+		}
 		m := reAWSNotAuthz.FindStringSubmatch(msg)
 		d.allowlistFinding(m[1], m[2], scoreStated, how)
 	case reAWSNoAuthToken.MatchString(msg):

@@ -317,6 +317,13 @@ func (d *diag) sigv4() {
 			Fix:   "use the full credential set (AWS_SESSION_TOKEN or the profile's session token), or refresh it (aws sso login / assume the role again)",
 		})
 	}
+	// A session token added after signing.
+	if tok, signed := d.sentSessionToken(); tok && !signed && !a.presigned {
+		d.add("session-token", scoreLikely-5, Finding{
+			Cause: "unsigned session token: X-Amz-Security-Token was sent but is not in SignedHeaders; services that want it signed refuse the request",
+			Fix:   "let gwcurl add the session token before signing (AWS_SESSION_TOKEN or the profile's session token), never with -H",
+		})
+	}
 	// A signature time far from when gwcurl signed: a copied X-Amz-Date.
 	if !a.amzDate.IsZero() && !d.s.SignedAt.IsZero() {
 		if off := d.s.SignedAt.Sub(a.amzDate); off.Abs() > skewNotable {
