@@ -209,3 +209,18 @@ func TestParseHTTPResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestPastedMissingAuthenticationToken: pasted without the request, API
+// Gateway's "Missing Authentication Token" reads first as a wrong URL.
+func TestPastedMissingAuthenticationToken(t *testing.T) {
+	t.Parallel()
+	in := "HTTP/2 403\ncontent-type: application/json\nx-amzn-errortype: MissingAuthenticationTokenException\nx-amz-apigw-id: EXAMPLE=\n\n{\"message\":\"Missing Authentication Token\"}"
+	rep, err := Decode(in, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(rep.Lines, "\n")
+	if !strings.Contains(text, "cause:  API Gateway has no such resource") || !strings.Contains(text, "maybe:  API Gateway got no SigV4 signature") {
+		t.Errorf("pasted Missing Authentication Token:\n%s", text)
+	}
+}
