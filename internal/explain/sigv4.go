@@ -250,8 +250,17 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 			// CloudFront OAC signs the origin request itself but cannot hash
 			// the body: the viewer must send x-amz-content-sha256.
 			d.add("payload", scoreDerived-5, Finding{
-				Cause: "missing payload hash: CloudFront (origin access control) signs the " + d.s.Method + " for Lambda but needs the body's SHA-256 in x-amz-content-sha256 from the client",
-				Fix:   "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does; with --auth none add it with -H)",
+				Cause:  "missing payload hash: CloudFront (origin access control) signs the " + d.s.Method + " for Lambda but needs the body's SHA-256 in x-amz-content-sha256 from the client; the Lambda origin refused the signature and CloudFront passed its 403 on",
+				Fix:    "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does unless --unsigned-payload; with --auth none add it with -H)",
+				Detail: d.cloudFrontEvidence(),
+			})
+		}
+		if d.viaCloudFront() && !d.sentKnown {
+			// Pasted: the method and headers are unknown.
+			d.add("payload", scoreLikely+5, Finding{
+				Cause:  "through CloudFront: if this was a POST or PUT to a Lambda URL with origin access control, the client did not send x-amz-content-sha256 (CloudFront cannot hash the body, so the origin refuses its signature)",
+				Fix:    "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does unless --unsigned-payload)",
+				Detail: d.cloudFrontEvidence(),
 			})
 		}
 		fix := "run with -v to see the canonical request; check the secret key for " + keyName + "; a proxy or CDN that rewrites Host, the path or a signed header breaks the signature"
@@ -263,6 +272,22 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 			Fix:   fix,
 		})
 	}
+}
+
+// cloudFrontEvidence lists the headers that show CloudFront answered, for
+// the detail of a finding (X-Amz-Cf-Id finds the request in CloudFront's
+// logs; X-Cache "Error from cloudfront" marks an error answer).
+func (d *diag) cloudFrontEvidence() []string {
+	var out []string
+	for _, h := range []string{"X-Cache", "Via", "X-Amz-Cf-Pop", "X-Amz-Cf-Id"} {
+		if v := d.r.Header.Get(h); v != "" {
+			out = append(out, strings.ToLower(h)+": "+v)
+		}
+	}
+	if len(out) > 0 {
+		out = append([]string{"answered through CloudFront:"}, out...)
+	}
+	return out
 }
 
 // viaCloudFront reports whether the answer came through CloudFront.
