@@ -257,11 +257,11 @@ func (d *diag) cloudRun(status int) {
 		}
 		d.add("forbidden", scoreLikely, Finding{
 			Cause: "permission denied: the ID token was accepted but " + orDefault(who, "its principal") + " may not invoke the service",
-			Fix:   "grant roles/run.invoker on the service to " + orDefault(who, "the principal") + " (or call as an allowed principal)",
+			Fix:   "grant roles/run.invoker on the service to " + orDefault(who, "the principal") + ": " + invokerFix(d.host(), who) + " (or call as an allowed principal)",
 		})
 	case status == 401 && !d.has("audience") && !d.has("token-time"):
 		d.add("token", scoreLikely, Finding{
-			Cause: "the ID token was not accepted: wrong audience, expired, or not Google-signed",
+			Cause: "the ID token was not accepted (401: authentication, not permission): wrong audience, expired, or not Google-signed",
 			Fix:   "request the token for the service URL (--audience https://SERVICE-URL); `gwcurl explain` on `gwcurl token -p PROFILE` shows its claims",
 		})
 	}

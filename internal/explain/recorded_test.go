@@ -53,7 +53,11 @@ func TestRecordedBodies(t *testing.T) {
 		"iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
 	tokCognito := makeJWT(t, jwt.MapClaims{"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE", "aud": "other-client",
 		"token_use": "id", "iat": runTime.Unix(), "exp": runTime.Add(time.Hour).Unix()})
-	tokens := []string{tokWrongAud, tokExpired, tokGood, tokCognito}
+	tokPathAud := makeJWT(t, jwt.MapClaims{"iss": "https://accounts.google.com", "aud": "https://orders-abc123-uc.a.run.app/orders",
+		"sub": "1001", "email": "ci@proj.iam.gserviceaccount.com", "iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
+	tokCustomAud := makeJWT(t, jwt.MapClaims{"iss": "https://accounts.google.com", "aud": "https://api.example.com",
+		"sub": "1001", "email": "ci@proj.iam.gserviceaccount.com", "iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
+	tokens := []string{tokWrongAud, tokExpired, tokGood, tokCognito, tokPathAud, tokCustomAud}
 
 	s3Sig := sigv4Header("AKIAIOSFODNN7EXAMPLE", "20130524T000000Z", "us-east-1", "s3", "host;range;x-amz-content-sha256;x-amz-date")
 	apiSig := func(region, service string) http.Header {
@@ -195,7 +199,17 @@ func TestRecordedBodies(t *testing.T) {
 			want: []string{"token expired 1h ago"}},
 		{name: "cloud run missing invoker role", file: "google/cloudrun-403-forbidden",
 			sent: Sent{Method: "GET", URL: runURL, AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokGood}}, Token: tokGood, SignedAt: runTime},
-			want: []string{"ci@proj.iam.gserviceaccount.com may not invoke"}, fix: "roles/run.invoker"},
+			want: []string{"ci@proj.iam.gserviceaccount.com may not invoke"},
+			fix:  "`gcloud run services add-iam-policy-binding orders --member serviceAccount:ci@proj.iam.gserviceaccount.com --role roles/run.invoker`"},
+		{name: "cloud run audience with a path", file: "google/cloudrun-401-invalid-token",
+			sent: Sent{Method: "GET", URL: runURL, AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokPathAud}}, Token: tokPathAud, SignedAt: runTime},
+			want: []string{"audience has a path", "https://orders-abc123-uc.a.run.app/orders"}, fix: "--audience https://orders-abc123-uc.a.run.app "},
+		{name: "cloud run custom domain as audience", file: "google/cloudrun-401-invalid-token",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokCustomAud}}, Token: tokCustomAud, SignedAt: runTime},
+			want: []string{"custom domain as audience", "https://api.example.com"}, fix: "--add-custom-audiences=https://api.example.com"},
+		{name: "cloud run behind a custom domain, run.app audience, no invoker role", file: "google/cloudrun-403-forbidden",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokGood}}, Token: tokGood, SignedAt: runTime},
+			want: []string{"may not invoke"}, fix: "roles/run.invoker"},
 		{name: "cloud run no token", file: "google/cloudrun-403-forbidden",
 			sent: Sent{Method: "GET", URL: runURL, AuthKind: "none", Header: http.Header{}},
 			want: []string{"no ID token"}, fix: "--auth google"},
@@ -387,6 +401,20 @@ func TestPastedRecorded(t *testing.T) {
 			if rep.Kind != "http-response" || !strings.Contains(text, "cause:") {
 				t.Errorf("%s: kind %s, no cause:\n%s", f, rep.Kind, text)
 			}
+		}
+	}
+}
+
+func TestRunService(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string][2]string{
+		"orders-123456789012.us-central1.run.app": {"orders", "us-central1"},
+		"orders-abc123-uc.a.run.app":              {"orders", ""},
+		"billing-api-abc123-ew.a.run.app":         {"billing-api", ""},
+		"api.example.com":                         {"", ""},
+	} {
+		if s, r := runService(host); s != want[0] || r != want[1] {
+			t.Errorf("runService(%q) = %q, %q; want %q", host, s, r, want)
 		}
 	}
 }
