@@ -245,6 +245,16 @@ func (d *diag) upstream(msg string) {
 func (d *diag) cloudRun(status int) {
 	tok := d.sentToken()
 	switch {
+	case !d.sentKnown && status == 401: // pasted: the request is unknown
+		d.add("token", scoreStated, Finding{
+			Cause: "Cloud Run (Google Front End) refused the ID token (401: authentication, not permission): its audience is not the service URL (a path, another service, a custom domain that is not a custom audience), it expired, or it is not a Google-signed ID token",
+			Fix:   "decode the token that was sent (`gwcurl explain TOKEN`) and request one for the service's run.app URL: --audience https://SERVICE-….run.app",
+		})
+	case !d.sentKnown && status == 403:
+		d.add("forbidden", scoreStated, Finding{
+			Cause: "Cloud Run (Google Front End) refused the request (403): no ID token was sent, or the token was valid but its principal lacks roles/run.invoker on the service",
+			Fix:   "send a Google ID token (--auth google); if one was sent, grant the invoker role: " + invokerFix("", ""),
+		})
 	case tok == "":
 		d.add("no-token", scoreStated, Finding{
 			Cause: "no ID token: the service requires authentication and the request carried no bearer token",
