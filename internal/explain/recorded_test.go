@@ -293,22 +293,28 @@ func TestCanonicalDiff(t *testing.T) {
 	base := "POST\n/items\na=1&b=2\ncontent-type:application/json\nhost:api.example.com\nx-amz-date:20260102T030405Z\n\ncontent-type;host;x-amz-date\n" + testEmptySHA256
 	tests := []struct {
 		name, server, want string
+		client             string // base when empty
 	}{
-		{"method", strings.Replace(base, "POST", "GET", 1), "the method differs (you signed POST, the server saw GET)"},
-		{"path", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /items, the server saw /v1/items)"},
-		{"query", strings.Replace(base, "a=1&b=2", "a=1&b=2&c=3", 1), "the query string differs"},
-		{"host", strings.Replace(base, "host:api.example.com", "host:origin.internal", 1), "the host differs (you signed api.example.com, the server saw origin.internal)"},
-		{"header value", strings.Replace(base, "content-type:application/json", "content-type:application/json; charset=utf-8", 1), "the header content-type differs"},
-		{"payload", strings.Replace(base, testEmptySHA256, strings.Repeat("a", 64), 1)[:len(base)-64] + strings.Repeat("b", 64), "the payload hash differs"},
+		{"method", strings.Replace(base, "POST", "GET", 1), "the method differs (you signed POST, the server saw GET)", ""},
+		{"path", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /items, the server saw /v1/items)", ""},
+		{"path normalised", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /v1//items, the server saw /v1/items): a proxy normalised it (collapsed '//')", strings.Replace(base, "/items", "/v1//items", 1)},
+		{"path dot segments", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /v1/./items, the server saw /v1/items): a proxy normalised it (resolved '.' or '..' segments)", strings.Replace(base, "/items", "/v1/./items", 1)},
+		{"path encoding", strings.Replace(base, "/items", "/a%20b", 1), "the path differs (you signed /a%2520b, the server saw /a%20b): its percent-encoding changed", strings.Replace(base, "/items", "/a%2520b", 1)},
+		{"path prefix stripped", base, "the prefix /api was removed", strings.Replace(base, "/items", "/api/items", 1)},
+		{"query", strings.Replace(base, "a=1&b=2", "a=1&b=2&c=3", 1), "the query string differs", ""},
+		{"host", strings.Replace(base, "host:api.example.com", "host:origin.internal", 1), "the host differs (you signed api.example.com, the server saw origin.internal)", ""},
+		{"header value", strings.Replace(base, "content-type:application/json", "content-type:application/json; charset=utf-8", 1), "the header content-type differs", ""},
+		{"payload", strings.Replace(base, testEmptySHA256, strings.Repeat("a", 64), 1)[:len(base)-64] + strings.Repeat("b", 64), "the payload hash differs", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cause, fix := canonDiffName(base, tt.server)
+			client := orDefault(tt.client, base)
+			cause, fix := canonDiffName(client, tt.server)
 			if !strings.Contains(cause, tt.want) || fix == "" {
 				t.Errorf("canonDiffName = %q, %q; want %q", cause, fix, tt.want)
 			}
-			diff := lineDiff("canonical request", strings.Split(base, "\n"), strings.Split(tt.server, "\n"))
+			diff := lineDiff("canonical request", strings.Split(client, "\n"), strings.Split(tt.server, "\n"))
 			var minus, plus int
 			for _, l := range diff[1:] {
 				switch l[:2] {

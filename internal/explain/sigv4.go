@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -442,8 +443,16 @@ func canonDiffName(client, server string) (cause, fix string) {
 		return fmt.Sprintf("the method differs (you signed %s, the server saw %s)", c.method, s.method),
 			"something changed the method after signing (a redirect turning POST into GET, or a proxy); sign the request that is actually sent"
 	case c.uri != s.uri:
-		return fmt.Sprintf("the path differs (you signed %s, the server saw %s)", short(c.uri), short(s.uri)),
-			"a proxy, CDN or custom domain rewrote the path (or its percent-encoding): sign the path the server receives, or call it directly; S3 paths are encoded once, other services twice"
+		cause = fmt.Sprintf("the path differs (you signed %s, the server saw %s)", short(c.uri), short(s.uri))
+		fix = "a proxy, CDN or custom domain rewrote the path (or its percent-encoding): sign the path the server receives, or call it directly; S3 paths are encoded once, other services twice"
+		switch how := pathChange(c.uri, s.uri); {
+		case strings.HasPrefix(how, "normalised"):
+			return cause + ": a proxy normalised it (" + strings.TrimPrefix(how, "normalised: ") + ")",
+				"send the path in its normal form (no '//', '/./' or '/../', as the server sees it) so the signed and the received path agree, or stop the proxy from rewriting it"
+		case how != "":
+			return cause + ": " + how, fix
+		}
+		return cause, fix
 	case !lineEqual(c.query, s.query):
 		return fmt.Sprintf("the query string differs (you signed %q, the server saw %q)", short(c.query), short(s.query)),
 			"the query changed after signing or is encoded differently (a raw '+', a space, ordering, a parameter added by a proxy); encode it once as %XX"
@@ -481,6 +490,52 @@ func canonDiffName(client, server string) (cause, fix string) {
 			"the body changed after signing, or x-amz-content-sha256 does not match it: send the body that was hashed"
 	}
 	return "the two canonical requests differ", "compare them below: the server's is what it received"
+}
+
+// pathChange says how a proxy changed a signed canonical path on the way,
+// or "" when it cannot tell.
+func pathChange(signed, seen string) string {
+	clean := func(p string) string {
+		c := path.Clean(p)
+		if c == "." {
+			return "/"
+		}
+		return c
+	}
+	switch {
+	case clean(signed) == clean(seen):
+		var what []string
+		if strings.Contains(signed, "//") && !strings.Contains(seen, "//") {
+			what = append(what, "collapsed '//'")
+		}
+		if strings.Contains(signed+"/", "/./") || strings.Contains(signed+"/", "/../") {
+			what = append(what, "resolved '.' or '..' segments")
+		}
+		if strings.HasSuffix(signed, "/") != strings.HasSuffix(seen, "/") {
+			what = append(what, "changed the trailing '/'")
+		}
+		return "normalised: " + orDefault(strings.Join(what, ", "), "rewrote it to its clean form")
+	case unescapeAll(signed) == unescapeAll(seen):
+		return "its percent-encoding changed on the way (a proxy decoded or re-encoded it)"
+	case strings.HasSuffix(seen, signed):
+		return "the prefix " + seen[:len(seen)-len(signed)] + " was added (an API Gateway stage, or a proxy's or custom domain's base path)"
+	case strings.HasSuffix(signed, seen):
+		return "the prefix " + signed[:len(signed)-len(seen)] + " was removed (a proxy or custom domain base path mapping strips it)"
+	}
+	return ""
+}
+
+// unescapeAll percent-decodes until nothing changes (canonical paths are
+// encoded twice for most services).
+func unescapeAll(p string) string {
+	for range 3 {
+		u, err := url.PathUnescape(p)
+		if err != nil || u == p {
+			return p
+		}
+		p = u
+	}
+	return p
 }
 
 func stsDiffName(client, server string) string {
