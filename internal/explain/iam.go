@@ -62,7 +62,15 @@ func principalHome(arn string) (what, iamARN string) {
 // policyStatement is the policy statement that allows the action, in three
 // short lines of JSON.
 func policyStatement(n notAuthorized) []string {
-	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	q := func(v string) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(v) != nil {
+			return `""`
+		}
+		return strings.TrimSpace(b.String())
+	}
 	lines := []string{
 		`  {"Effect": "Allow", "Action": ` + q(n.action) + `,`,
 		`   "Resource": ` + q(orDefault(n.resource, "*")),
