@@ -414,7 +414,7 @@ func decodeBody(in string) (*Report, error) {
 }
 
 func decodeResponse(in string, sc *scrubber) (*Report, error) {
-	rec, proto, err := ParseHTTPResponse(in)
+	rec, proto, err := parseHTTPResponse(in)
 	if err != nil {
 		return nil, err
 	}
@@ -434,14 +434,14 @@ func decodeResponse(in string, sc *scrubber) (*Report, error) {
 // phrase and no minor version).
 var reStatusLine = lazyre.New(`^HTTP/(\d)(?:\.(\d))?[ \t]+(\d{3})(?:[ \t]+(.*))?$`)
 
-// ParseHTTPResponse reads a response as `curl -i` (or `gwcurl -i`) prints
+// parseHTTPResponse reads a response as `curl -i` (or `gwcurl -i`) prints
 // it: HTTP/1.x, HTTP/2 or HTTP/3, CRLF or bare LF line ends. When curl shows
 // several header blocks (a "100 Continue", a proxy's "200 Connection
 // established", or redirects with -L), the last one is the answer. It
 // returns the answer and its protocol ("HTTP/2"). The header block is
 // parsed with net/textproto after the status line is read here, because
 // net/http.ReadResponse refuses "HTTP/2 403" (it wants "HTTP/2.0").
-func ParseHTTPResponse(in string) (Received, string, error) {
+func parseHTTPResponse(in string) (Received, string, error) {
 	s := strings.TrimPrefix(in, "\ufeff")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	var (

@@ -187,7 +187,7 @@ func TestParseHTTPResponse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rec, proto, err := ParseHTTPResponse(tt.in)
+			rec, proto, err := parseHTTPResponse(tt.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,8 +204,8 @@ func TestParseHTTPResponse(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"HTTP/2", "HTTP/1.1 nope", "HTTP/x 403"} {
-		if _, _, err := ParseHTTPResponse(bad); err == nil {
-			t.Errorf("ParseHTTPResponse(%q) accepted it", bad)
+		if _, _, err := parseHTTPResponse(bad); err == nil {
+			t.Errorf("parseHTTPResponse(%q) accepted it", bad)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func loadRecorded(t *testing.T, name string) Received {
 		if f.Name != "response" {
 			continue
 		}
-		rec, _, err := ParseHTTPResponse(string(f.Data))
+		rec, _, err := parseHTTPResponse(string(f.Data))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
