@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,6 +94,10 @@ func TestScript(t *testing.T) {
 			}
 			// The same origin under another host name, for cross-host redirects.
 			e.Setenv("ORIGIN_ALT", strings.Replace(origin.URL, "127.0.0.1", "localhost", 1))
+			// A forward proxy that changes requests after they were signed.
+			alter := httptest.NewServer(alteringProxy())
+			e.Defer(alter.Close)
+			e.Setenv("ALTERING_PROXY", alter.URL)
 			e.Setenv("HOME", e.WorkDir)
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, ".cache"))
@@ -214,5 +219,41 @@ func TestScript(t *testing.T) {
 				}
 			},
 		},
+	})
+}
+
+// alteringProxy is a forward proxy (for gwcurl --proxy) that changes a
+// request after the client signed it, as careless proxies do: it upper-cases
+// the X-Tenant header and decodes percent-escapes the path does not need
+// (as a proxy that re-encodes the decoded path does). It forwards to
+// loopback targets only.
+func alteringProxy() http.Handler {
+	tr := &http.Transport{Proxy: nil}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.IsAbs() {
+			http.Error(w, "altering proxy: want an absolute-form request", http.StatusBadRequest)
+			return
+		}
+		if h := r.URL.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+			http.Error(w, "altering proxy: loopback targets only", http.StatusBadGateway)
+			return
+		}
+		out := r.Clone(r.Context())
+		out.RequestURI = ""
+		if v := out.Header.Get("X-Tenant"); v != "" {
+			out.Header.Set("X-Tenant", strings.ToUpper(v))
+		}
+		out.URL.RawPath = "" // re-encode the path minimally: "%3A" goes out as ":"
+		resp, err := tr.RoundTrip(out)
+		if err != nil {
+			http.Error(w, "altering proxy: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body) //nolint:errcheck
 	})
 }

@@ -80,13 +80,16 @@ func newCmdExplain(f *Factory) *cobra.Command {
 			Say what a pasted credential or error means, without the network: a JWT
 			(header, claims, expiry in words, issuer hints), an STS identity header
 			(format, access key, region, expiry, action), a SigV4 Authorization header
-			or pre-signed URL, or an AWS / gateway error body. "-" (or no argument)
+			or pre-signed URL, an AWS / gateway error body, or a whole answer as
+			` + "`curl -i`" + ` prints it (HTTP/1.1, HTTP/2 or HTTP/3: status line, headers
+			and body), which is explained as --explain would. "-" (or no argument)
 			reads stdin. Secrets in the input are never printed back.
 		`),
 		Example: heredoc.Doc(`
 			$ gwcurl explain eyJhbGciOiJSUzI1NiIs...
 			$ gwcurl token -p run | gwcurl explain
 			$ pbpaste | gwcurl explain -        # an AWS error body from a log
+			$ curl -si https://api.example.com/orders | gwcurl explain -
 		`),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +108,7 @@ func newCmdExplain(f *Factory) *cobra.Command {
 			}
 			rep, err := explain.Decode(strings.TrimSpace(input), f.Now())
 			if err != nil {
-				return &UsageError{Err: err, Hint: "gwcurl explain understands JWTs, STS identity headers, SigV4 headers and URLs, and AWS or gateway error bodies"}
+				return &UsageError{Err: err, Hint: "gwcurl explain understands JWTs, STS identity headers, SigV4 headers and URLs, AWS or gateway error bodies, and curl -i output"}
 			}
 			if asJSON {
 				enc := json.NewEncoder(f.IO.Out)

@@ -19,6 +19,7 @@ package explain
 
 import (
 	"github.com/gwcurl/gwcurl/internal/lazyre"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -123,26 +124,28 @@ func (d *diag) awsError(e *awsError) {
 		}
 		d.unknownKey(key, scoreStated, how)
 	case reAWSTokInvalid.MatchString(msg + " " + e.Code):
-		d.add("session-token", scoreStated, Finding{
-			Cause:  "invalid AWS credentials: the access key or session token is not valid here",
-			Fix:    "check the credential set (a session token from another key, a key from another partition, or a region not enabled for the account)",
-			Detail: []string{how},
-		})
+		d.invalidCredentials(how)
 	case reAWSNotAuthz.MatchString(msg):
+		if n, ok := parseNotAuthorized(msg); ok {
+			d.notAuthorizedFinding(n, e.Code)
+			break
+		}
 		m := reAWSNotAuthz.FindStringSubmatch(msg)
 		d.allowlistFinding(m[1], m[2], scoreStated, how)
 	case reAWSNoAuthToken.MatchString(msg):
-		if d.sigv4Auth() == nil {
-			d.add("unsigned", scoreStated, Finding{
-				Cause: "API Gateway got no SigV4 signature (Missing Authentication Token)",
-				Fix:   "sign the request: --auth sigv4 --service execute-api (or a sigv4 profile)",
-			})
-		} else {
-			d.add("no-route", scoreStated, Finding{
-				Cause: "API Gateway has no such resource or method (Missing Authentication Token is also its answer for an unknown path, method or stage)",
-				Fix:   "check the path, the stage (/prod, /v1) and the method",
-			})
+		d.missingAuthToken()
+	case msg == "Not Found" && d.r.Status == 404 && e.Format == "json":
+		// An HTTP API (API Gateway v2) with no route for the method and path.
+		f := Finding{
+			Cause:  "API Gateway has no route for this method and path" + d.apigwWhere() + ": HTTP APIs answer 404 {\"message\":\"Not Found\"} before any authorization",
+			Fix:    "check the method and the path against the API's routes; with the $default stage the URL has no stage segment, with a named stage it starts with /STAGE",
+			Detail: d.apigwDetail(),
 		}
+		if d.r.Header.Get("X-Amz-Apigw-Id") == "" && d.r.Header.Get("Apigw-Requestid") == "" {
+			f.Cause = "not found: the server has nothing at this path" + d.apigwWhere()
+			f.Fix = "check the URL's path and method"
+		}
+		d.add("no-route", scoreStated, f)
 	case reAWSNotSigV4.MatchString(msg + " " + e.Code):
 		d.add("unsigned", scoreStated, Finding{
 			Cause:  "not SigV4: the endpoint uses AWS IAM auth but the Authorization header is not a SigV4 signature",
@@ -173,4 +176,62 @@ func (d *diag) awsError(e *awsError) {
 			d.add("aws", scoreLikely-10, Finding{Cause: "AWS: " + how, Fix: "see the AWS error code's documentation; `gwcurl -v` shows what was signed"})
 		}
 	}
+}
+
+// missingAuthToken explains API Gateway's "Missing Authentication Token", its
+// answer both for an unsigned request to an IAM-protected method and for a
+// path, method or stage that does not exist (API Gateway Developer Guide,
+// "Troubleshoot REST API errors"; the error type is
+// MissingAuthenticationTokenException). It is most often a wrong URL.
+func (d *diag) missingAuthToken() {
+	where := d.apigwWhere()
+	wrongURL := Finding{
+		Cause:  "API Gateway has no such resource: \"Missing Authentication Token\" is also its answer for a path, method or stage that does not exist (the most common cause)" + where,
+		Fix:    "check the URL: https://API-ID.execute-api.REGION.amazonaws.com/STAGE/PATH (the stage, e.g. /prod, comes first; a custom domain maps its own base path), and that the method exists for that path",
+		Detail: d.apigwDetail(),
+	}
+	unsigned := Finding{
+		Cause: "API Gateway got no SigV4 signature: the method uses AWS_IAM authorization and the request was not signed",
+		Fix:   "sign the request: --auth sigv4 --service execute-api (or a sigv4 profile)",
+	}
+	switch {
+	case !d.sentKnown: // pasted: both are possible
+		d.add("no-route", scoreStated, wrongURL)
+		unsigned.Cause += " (if the URL is right)"
+		d.add("unsigned", scoreLikely, unsigned)
+	case d.sigv4Auth() == nil:
+		d.add("unsigned", scoreStated, unsigned)
+		d.add("no-route", scoreLikely, wrongURL)
+	default:
+		wrongURL.Cause = "API Gateway has no such resource: the request was signed, so \"Missing Authentication Token\" means the path, method or stage does not exist" + where
+		d.add("no-route", scoreStated, wrongURL)
+	}
+}
+
+// apigwWhere is " (GET /nope in stage prod)" for an execute-api URL.
+func (d *diag) apigwWhere() string {
+	u, err := url.Parse(d.s.URL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	method := orDefault(d.s.Method, "GET")
+	if s, _ := d.hostExpects(); s == "execute-api" {
+		stage, rest, _ := strings.Cut(strings.TrimPrefix(u.EscapedPath(), "/"), "/")
+		if stage == "" {
+			return " (the URL has no stage: " + method + " " + u.Host + u.EscapedPath() + ")"
+		}
+		return " (" + method + " /" + rest + " in stage " + stage + ")"
+	}
+	return " (" + method + " " + u.EscapedPath() + " on " + u.Host + ")"
+}
+
+func (d *diag) apigwDetail() []string {
+	var out []string
+	if id := d.r.Header.Get("X-Amz-Apigw-Id"); id != "" {
+		out = append(out, "x-amz-apigw-id "+id+" (API Gateway answered, so the host is right)")
+	}
+	if id := d.r.Header.Get("X-Amzn-Requestid"); id != "" {
+		out = append(out, "x-amzn-RequestId "+id)
+	}
+	return out
 }

@@ -8,6 +8,7 @@ package explain
 // answers JSON reasons instead (see gateway.go).
 
 import (
+	"net/url"
 	"strings"
 	"time"
 )
@@ -103,11 +104,26 @@ func (d *diag) cfAccess() {
 	page := d.resp.page
 	isLogin := strings.Contains(loc, ".cloudflareaccess.com/cdn-cgi/access/login") || strings.Contains(loc, "/cdn-cgi/access/login")
 	isAccessPage := page != nil && (strings.Contains(page.Raw, "cloudflareaccess.com") || strings.Contains(page.Raw, "cloudflare access") || strings.Contains(page.Raw, "cdn-cgi/access"))
+	if d.has("cf-waf") || d.has("rate") {
+		return // Cloudflare's WAF stopped it before Access
+	}
 	if !isLogin && !isAccessPage && !(d.s.AuthKind == "cf-access" && (d.r.Status == 401 || d.r.Status == 403) && d.resp.gw == nil) {
 		return
 	}
+	defer d.cfAccessEvidence(loc, isLogin)
 	id, secret, token := d.cfSent()
 	switch {
+	case !d.sentKnown: // pasted: what was sent is unknown
+		cause := "Cloudflare Access did not accept the request's credentials"
+		if isLogin {
+			cause += " and redirected to its login page"
+		} else {
+			cause += " (its 403 block page)"
+		}
+		d.add("cf-token", scoreStated-5, Finding{
+			Cause: cause + ": no service token or app token was sent, the service token's secret is wrong or revoked, the application's policy has no Service Auth rule for it, or an app token expired or belongs to another application",
+			Fix:   "services: --cf-client-id ID with CF_ACCESS_CLIENT_SECRET, and a Service Auth rule in the policy; people: `gwcurl login -p PROFILE`",
+		})
 	case !id && !secret && !token:
 		d.cfMissing("", scoreStated-5)
 	case id && !secret:
@@ -132,5 +148,33 @@ func (d *diag) cfAccess() {
 			Cause: cause,
 			Fix:   "log in again for this host: `gwcurl login -p PROFILE`; if it persists, ask for access to the application",
 		})
+	}
+}
+
+// cfAccessEvidence adds the Access team (from the login redirect) and the
+// Ray ID to the Cloudflare Access finding.
+func (d *diag) cfAccessEvidence(loc string, isLogin bool) {
+	var detail []string
+	if isLogin {
+		if u, err := url.Parse(loc); err == nil && strings.HasSuffix(u.Hostname(), ".cloudflareaccess.com") {
+			team := strings.TrimSuffix(u.Hostname(), ".cloudflareaccess.com")
+			app := strings.TrimPrefix(u.Path, "/cdn-cgi/access/login/")
+			l := "Access team " + team + " (" + u.Hostname() + ")"
+			if app != "" && app != u.Path {
+				l += ", application " + app
+			}
+			detail = append(detail, l)
+		}
+	}
+	if ray := d.r.Header.Get("Cf-Ray"); ray != "" {
+		detail = append(detail, "cf-ray "+ray+" (Access's logs: Logs → Access)")
+	}
+	if len(detail) == 0 {
+		return
+	}
+	for _, k := range []string{"cf-missing", "cf-token"} {
+		if f, ok := d.out[k]; ok {
+			f.Detail = append(f.Detail, detail...)
+		}
 	}
 }

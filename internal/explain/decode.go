@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gwcurl/gwcurl/internal/lazyre"
-	"io"
 	"net/http"
+	"net/textproto"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -101,7 +102,7 @@ func decode(in string, now time.Time, sc *scrubber) (*Report, error) {
 			return decodeIdentityReport(in, now)
 		}
 		return decodeBody(in)
-	case strings.HasPrefix(in, "<"):
+	case strings.HasPrefix(in, "<"), reCFErrorText.MatchString(in):
 		return decodeBody(in)
 	}
 	if strings.Count(in, ".") == 2 && !strings.ContainsAny(in, " \n") {
@@ -404,6 +405,8 @@ func decodeBody(in string) (*Report, error) {
 	switch {
 	case p.gw != nil:
 		rec.Status = statusFromText(p.gw.Error)
+	case p.text != "" && reCFErrorText.MatchString(p.text):
+		rec.Status = 403 // Cloudflare's short 1xxx body; the status is not pasted
 	case p.aws == nil && p.oa == nil && p.goog == nil && (p.page == nil || !looksHTML([]byte(in))):
 		return nil, errors.New("not recognised: the JSON or XML is not an AWS error, a gateway refusal or an OAuth error")
 	}
@@ -411,27 +414,89 @@ func decodeBody(in string) (*Report, error) {
 }
 
 func decodeResponse(in string, sc *scrubber) (*Report, error) {
-	// curl -i output may use bare \n line ends.
-	raw := in
-	if !strings.Contains(raw, "\r\n") {
-		head, body, _ := strings.Cut(raw, "\n\n")
-		raw = strings.ReplaceAll(head, "\n", "\r\n") + "\r\n\r\n" + body
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+	rec, proto, err := parseHTTPResponse(in)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the HTTP response: %v", err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
-	rec := Received{Status: resp.StatusCode, Header: resp.Header, Body: body}
-	for _, v := range resp.Header.Values("Set-Cookie") {
+	for _, v := range rec.Header.Values("Set-Cookie") {
 		sc.addHeaderValue("Set-Cookie", v)
 	}
 	rep := responseReport(Sent{}, rec, parseResponse(rec))
 	rep.Kind = "http-response"
-	rep.Lines = append([]string{fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}, rep.Lines...)
-	rep.Fields["status"] = resp.StatusCode
+	rep.Lines = append([]string{fmt.Sprintf("HTTP %d %s (%s)", rec.Status, http.StatusText(rec.Status), proto)}, rep.Lines...)
+	rep.Fields["status"] = rec.Status
+	rep.Fields["protocol"] = proto
 	return rep, nil
+}
+
+// reStatusLine matches a status line as curl -i prints it: "HTTP/1.1 403
+// Forbidden", "HTTP/2 403", "HTTP/3 302" (HTTP/2 and 3 have no reason
+// phrase and no minor version).
+var reStatusLine = lazyre.New(`^HTTP/(\d)(?:\.(\d))?[ \t]+(\d{3})(?:[ \t]+(.*))?$`)
+
+// parseHTTPResponse reads a response as `curl -i` (or `gwcurl -i`) prints
+// it: HTTP/1.x, HTTP/2 or HTTP/3, CRLF or bare LF line ends. When curl shows
+// several header blocks (a "100 Continue", a proxy's "200 Connection
+// established", or redirects with -L), the last one is the answer. It
+// returns the answer and its protocol ("HTTP/2"). The header block is
+// parsed with net/textproto after the status line is read here, because
+// net/http.ReadResponse refuses "HTTP/2 403" (it wants "HTTP/2.0").
+func parseHTTPResponse(in string) (Received, string, error) {
+	s := strings.TrimPrefix(in, "\ufeff")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var (
+		status       int
+		proto        string
+		head, body   string
+		found        bool
+		headerFailed error
+	)
+	for {
+		s = strings.TrimLeft(s, "\n")
+		line, rest, _ := strings.Cut(s, "\n")
+		m := reStatusLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			break
+		}
+		found = true
+		status, _ = strconv.Atoi(m[3])
+		proto = "HTTP/" + m[1]
+		if m[2] != "" && m[1] == "1" {
+			proto += "." + m[2]
+		}
+		if strings.HasPrefix(rest, "\n") { // no headers
+			head, body = "", rest[1:]
+		} else {
+			head, body, _ = strings.Cut(rest, "\n\n")
+		}
+		s = body
+		if !reStatusLine.MatchString(strings.TrimSpace(firstLine(strings.TrimLeft(body, "\n")))) {
+			break
+		}
+	}
+	if !found {
+		return Received{}, "", errors.New("cannot read the HTTP response: want a status line such as \"HTTP/1.1 403 Forbidden\" or \"HTTP/2 403\"")
+	}
+	if status < 100 || status > 999 {
+		return Received{}, "", fmt.Errorf("cannot read the HTTP response: bad status %d", status)
+	}
+	h := http.Header{}
+	if strings.TrimSpace(head) != "" {
+		tp := textproto.NewReader(bufio.NewReader(strings.NewReader(head + "\n\n")))
+		mh, err := tp.ReadMIMEHeader()
+		if err != nil && len(mh) == 0 {
+			headerFailed = err
+		}
+		h = http.Header(mh)
+	}
+	if headerFailed != nil {
+		return Received{}, "", fmt.Errorf("cannot read the HTTP response headers: %v", headerFailed)
+	}
+	b := []byte(body)
+	if len(b) > MaxBody {
+		b = b[:MaxBody]
+	}
+	return Received{Status: status, Header: h, Body: b}, proto, nil
 }
 
 // responseReport describes an error answer and what it means. A pasted
@@ -496,6 +561,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 		if t := firstSentence(p.page.Text); t != "" {
 			rep.Lines = append(rep.Lines, "text:            "+t)
 		}
+	case p.text != "":
+		rep.Kind = "text"
+		rep.Lines = append(rep.Lines, "text: "+firstLine(p.text))
 	}
 	if c, ok := p.bearerChallenge(); ok {
 		rep.Lines = append(rep.Lines, "WWW-Authenticate: Bearer "+challengeString(c))

@@ -164,3 +164,63 @@ func TestSigningTrace(t *testing.T) {
 		t.Errorf("Signed() = %q, %q; forwarded %d", cr, sts, len(forwarded))
 	}
 }
+
+// TestParseHTTPResponse reads curl -i output in its forms: HTTP/1.1 with a
+// reason phrase, HTTP/2 and HTTP/3 without one, CRLF or LF line ends, and
+// several header blocks (100 Continue, a proxy's CONNECT answer, -L).
+func TestParseHTTPResponse(t *testing.T) {
+	t.Parallel()
+	const body = `{"message":"Missing Authentication Token"}`
+	tests := []struct {
+		name, in, proto string
+		status          int
+		header          string // a header the answer must have
+	}{
+		{"http/1.1", "HTTP/1.1 403 Forbidden\nx-amzn-ErrorType: MissingAuthenticationTokenException\n\n" + body, "HTTP/1.1", 403, "X-Amzn-Errortype"},
+		{"http/2 lower-case headers", "HTTP/2 403 \r\ncontent-type: application/json\r\nx-amzn-errortype: MissingAuthenticationTokenException\r\n\r\n" + body, "HTTP/2", 403, "X-Amzn-Errortype"},
+		{"http/2.0", "HTTP/2.0 403\nx-amzn-errortype: X\n\n" + body, "HTTP/2", 403, "X-Amzn-Errortype"},
+		{"http/3", "HTTP/3 403\nx-amzn-errortype: X\n\n" + body, "HTTP/3", 403, "X-Amzn-Errortype"},
+		{"100 continue first", "HTTP/1.1 100 Continue\n\nHTTP/1.1 403 Forbidden\nx-amzn-ErrorType: X\n\n" + body, "HTTP/1.1", 403, "X-Amzn-Errortype"},
+		{"proxy connect first", "HTTP/1.1 200 Connection established\n\nHTTP/2 403\nx-amzn-errortype: X\n\n" + body, "HTTP/2", 403, "X-Amzn-Errortype"},
+		{"redirect followed (-L)", "HTTP/2 302\nlocation: /b\n\nHTTP/2 403\nx-amzn-errortype: X\n\n" + body, "HTTP/2", 403, "X-Amzn-Errortype"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec, proto, err := parseHTTPResponse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if proto != tt.proto || rec.Status != tt.status || rec.Header.Get(tt.header) == "" || string(rec.Body) != body {
+				t.Errorf("got %s %d %v %q", proto, rec.Status, rec.Header, rec.Body)
+			}
+			rep, err := Decode(tt.in, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Kind != "http-response" || !strings.Contains(strings.Join(rep.Lines, "\n"), "Missing Authentication Token") {
+				t.Errorf("Decode: %s %q", rep.Kind, rep.Lines)
+			}
+		})
+	}
+	for _, bad := range []string{"HTTP/2", "HTTP/1.1 nope", "HTTP/x 403"} {
+		if _, _, err := parseHTTPResponse(bad); err == nil {
+			t.Errorf("parseHTTPResponse(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestPastedMissingAuthenticationToken: pasted without the request, API
+// Gateway's "Missing Authentication Token" reads first as a wrong URL.
+func TestPastedMissingAuthenticationToken(t *testing.T) {
+	t.Parallel()
+	in := "HTTP/2 403\ncontent-type: application/json\nx-amzn-errortype: MissingAuthenticationTokenException\nx-amz-apigw-id: EXAMPLE=\n\n{\"message\":\"Missing Authentication Token\"}"
+	rep, err := Decode(in, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(rep.Lines, "\n")
+	if !strings.Contains(text, "cause:  API Gateway has no such resource") || !strings.Contains(text, "maybe:  API Gateway got no SigV4 signature") {
+		t.Errorf("pasted Missing Authentication Token:\n%s", text)
+	}
+}

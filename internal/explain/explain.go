@@ -64,7 +64,7 @@ type Finding struct {
 
 // Report is what [Decode] found in a pasted value.
 type Report struct {
-	Kind   string         // jwt, sts-identity, presigned-url, sigv4-authorization, aws-error, gateway-rejection, oauth-error, google-error, html-page, http-response
+	Kind   string         // jwt, sts-identity, presigned-url, sigv4-authorization, aws-error, gateway-rejection, oauth-error, google-error, html-page, text, http-response
 	Lines  []string       // human lines
 	Fields map[string]any // for --json
 }
@@ -142,6 +142,7 @@ func Diagnose(s Sent, r Received) []Finding {
 	d.cors()
 	if !ok {
 		d.gateway()
+		d.cloudflareErrors()
 		d.aws()
 		d.sigv4()
 		d.tokens()

@@ -1,10 +1,7 @@
 package explain
 
 import (
-	"bufio"
 	"bytes"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,16 +40,11 @@ func loadRecorded(t *testing.T, name string) Received {
 		if f.Name != "response" {
 			continue
 		}
-		raw := string(f.Data)
-		head, body, _ := strings.Cut(raw, "\n\n")
-		raw = strings.ReplaceAll(head, "\n", "\r\n") + "\r\n\r\n" + body
-		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+		rec, _, err := parseHTTPResponse(string(f.Data))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return Received{Status: resp.StatusCode, Header: resp.Header, Body: b}
+		return rec
 	}
 	t.Fatalf("%s: no response file", name)
 	return Received{}

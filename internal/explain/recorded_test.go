@@ -2,12 +2,14 @@ package explain
 
 import (
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // s3CR is the canonical request of the S3 SigV4 example "GET Object"
@@ -51,7 +53,11 @@ func TestRecordedBodies(t *testing.T) {
 		"iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
 	tokCognito := makeJWT(t, jwt.MapClaims{"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE", "aud": "other-client",
 		"token_use": "id", "iat": runTime.Unix(), "exp": runTime.Add(time.Hour).Unix()})
-	tokens := []string{tokWrongAud, tokExpired, tokGood, tokCognito}
+	tokPathAud := makeJWT(t, jwt.MapClaims{"iss": "https://accounts.google.com", "aud": "https://orders-abc123-uc.a.run.app/orders",
+		"sub": "1001", "email": "ci@proj.iam.gserviceaccount.com", "iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
+	tokCustomAud := makeJWT(t, jwt.MapClaims{"iss": "https://accounts.google.com", "aud": "https://api.example.com",
+		"sub": "1001", "email": "ci@proj.iam.gserviceaccount.com", "iat": runTime.Add(-time.Minute).Unix(), "exp": runTime.Add(59 * time.Minute).Unix()})
+	tokens := []string{tokWrongAud, tokExpired, tokGood, tokCognito, tokPathAud, tokCustomAud}
 
 	s3Sig := sigv4Header("AKIAIOSFODNN7EXAMPLE", "20130524T000000Z", "us-east-1", "s3", "host;range;x-amz-content-sha256;x-amz-date")
 	apiSig := func(region, service string) http.Header {
@@ -109,7 +115,38 @@ func TestRecordedBodies(t *testing.T) {
 			want: []string{"service: signed for execute-api, endpoint expects lambda"}, fix: "--service lambda"},
 		{name: "lambda url arn not allowed", file: "aws/lambda-url-not-authorized",
 			sent: Sent{Method: "GET", URL: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/", AuthKind: "sigv4", Header: apiSig("us-east-1", "lambda"), SignedAt: apiTime},
-			want: []string{"not allowed", "arn:aws:iam::123456789012:user/intruder", "lambda:InvokeFunctionUrl"}},
+			want: []string{"not allowed", "arn:aws:iam::123456789012:user/intruder", "lambda:InvokeFunctionUrl", "on arn:aws:lambda:us-east-1:123456789012:function:orders", "no resource-based policy"},
+			fix:  "aws lambda add-permission --function-name orders --statement-id gwcurl-invoke --action lambda:InvokeFunctionUrl --principal arn:aws:iam::123456789012:user/intruder --function-url-auth-type AWS_IAM"},
+		{name: "lambda url role lacks the permission", file: "aws/lambda-url-not-authorized-identity",
+			sent: Sent{Method: "GET", URL: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/", AuthKind: "sigv4", Header: apiSig("us-east-1", "lambda"), SignedAt: apiTime},
+			want: []string{"arn:aws:sts::123456789012:assumed-role/ci-deployer/gh-actions may not perform lambda:InvokeFunctionUrl on arn:aws:lambda:us-east-1:123456789012:function:orders"},
+			fix:  "identity policy of role ci-deployer", any: "\"lambda:FunctionUrlAuthType\": \"AWS_IAM\""},
+		{name: "api gateway explicit deny", file: "aws/apigw-explicit-deny",
+			sent: Sent{Method: "GET", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/items", AuthKind: "sigv4", Header: apiSig("us-east-1", "execute-api"), SignedAt: apiTime},
+			want: []string{"user/intruder may not perform execute-api:Invoke", "with an explicit deny"}, fix: "adding an Allow will not help"},
+		{name: "api gateway resource policy, unsigned", file: "aws/apigw-anonymous",
+			sent: Sent{Method: "GET", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/items", AuthKind: "none", Header: http.Header{}},
+			want: []string{"not signed", "anonymous"}, fix: "--auth sigv4 --service execute-api"},
+		{name: "sts invalid token: temporary key without its token", file: "aws/sts-invalid-client-token-id",
+			sent: Sent{Method: "POST", URL: "https://sts.us-east-1.amazonaws.com/", AuthKind: "sigv4",
+				Header: sigv4Header("ASIAIOSFODNN7EXAMPLE", "20150830T123600Z", "us-east-1", "sts", "host;x-amz-date"), SignedAt: apiTime},
+			want: []string{"session token missing: ASIAIOSFODNN7EXAMPLE"}, fix: "AWS_SESSION_TOKEN"},
+		{name: "sts invalid token: a token with a long-term key", file: "aws/sts-invalid-client-token-id",
+			sent: Sent{Method: "POST", URL: "https://sts.us-east-1.amazonaws.com/", AuthKind: "sigv4",
+				Header: withHeader(sigv4Header("AKIAIOSFODNN7EXAMPLE", "20150830T123600Z", "us-east-1", "sts", "host;x-amz-date;x-amz-security-token"), "X-Amz-Security-Token", testSessionToken), SignedAt: apiTime},
+			want: []string{"session token with a long-term key"}, fix: "unset AWS_SESSION_TOKEN"},
+		{name: "sts invalid token: session token not signed", file: "aws/sts-invalid-client-token-id",
+			sent: Sent{Method: "POST", URL: "https://sts.us-east-1.amazonaws.com/", AuthKind: "sigv4",
+				Header: withHeader(sigv4Header("ASIAIOSFODNN7EXAMPLE", "20150830T123600Z", "us-east-1", "sts", "host;x-amz-date"), "X-Amz-Security-Token", testSessionToken), SignedAt: apiTime},
+			want: []string{"unsigned session token"}, fix: "never with -H"},
+		{name: "lambda url invalid token in an opt-in region", file: "aws/lambda-url-unrecognized-client",
+			sent: Sent{Method: "GET", URL: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.me-central-1.on.aws/", AuthKind: "sigv4",
+				Header: withHeader(sigv4Header("ASIAIOSFODNN7EXAMPLE", "20150830T123600Z", "me-central-1", "lambda", "host;x-amz-date;x-amz-security-token"), "X-Amz-Security-Token", testSessionToken), SignedAt: apiTime},
+			want: []string{"session token not valid in me-central-1"}, fix: "regional STS endpoint"},
+		{name: "lambda url invalid token, temporary key without its token", file: "aws/lambda-url-unrecognized-client",
+			sent: Sent{Method: "GET", URL: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/", AuthKind: "sigv4",
+				Header: sigv4Header("ASIAIOSFODNN7EXAMPLE", "20150830T123600Z", "us-east-1", "lambda", "host;x-amz-date"), SignedAt: apiTime},
+			want: []string{"session token missing"}},
 		{name: "lambda url unsigned request", file: "aws/lambda-url-forbidden",
 			sent: Sent{Method: "GET", URL: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/", AuthKind: "none", Header: http.Header{}},
 			want: []string{"not SigV4-signed"}, fix: "--auth sigv4"},
@@ -122,13 +159,23 @@ func TestRecordedBodies(t *testing.T) {
 			want: []string{"signature mismatch"}, fix: "secret key"},
 		{name: "cloudfront oac missing payload hash", file: "aws/cloudfront-oac-missing-payload-hash",
 			sent: Sent{Method: "POST", URL: "https://d111111abcdef8.cloudfront.net/orders", AuthKind: "none", Header: http.Header{"Content-Type": {"application/json"}}},
-			want: []string{"missing payload hash", "x-amz-content-sha256"}},
+			want: []string{"missing payload hash", "x-amz-content-sha256"}, fix: "unless --unsigned-payload",
+			any: "x-amz-cf-id: EXAMPLE_cf_id_xJ5gXvJ8bQ5a1kO9EXAMPLE=="},
+		{name: "cloudfront allows only GET and HEAD", file: "aws/cloudfront-method-not-allowed",
+			sent: Sent{Method: "POST", URL: "https://d111111abcdef8.cloudfront.net/orders", AuthKind: "none", Header: http.Header{"X-Amz-Content-Sha256": {testEmptySHA256}}},
+			want: []string{"CloudFront does not allow POST", "never reached the origin"}, fix: "allowed HTTP methods", any: "x-cache: Error from cloudfront"},
+		{name: "cloudfront waf", file: "aws/cloudfront-request-blocked",
+			sent: Sent{Method: "GET", URL: "https://d111111abcdef8.cloudfront.net/orders", AuthKind: "none", Header: http.Header{}},
+			want: []string{"CloudFront blocked the request", "AWS WAF"}, fix: "X-Amz-Cf-Id", any: "x-amz-cf-id: EXAMPLEcfid_QGJDmdNqJJ6_zS3ALUczF-8NrM=="},
 		{name: "api gateway no signature", file: "aws/apigw-missing-authentication-token",
 			sent: Sent{Method: "GET", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/items", AuthKind: "none", Header: http.Header{}},
 			want: []string{"no SigV4 signature"}},
 		{name: "api gateway unknown path", file: "aws/apigw-missing-authentication-token",
 			sent: Sent{Method: "GET", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/nope", AuthKind: "sigv4", Header: apiSig("us-east-1", "execute-api"), SignedAt: apiTime},
-			want: []string{"no such resource"}},
+			want: []string{"no such resource", "the request was signed", "GET /nope in stage prod"}, fix: "/STAGE/PATH"},
+		{name: "api gateway http api, no route", file: "aws/apigw-http-api-not-found",
+			sent: Sent{Method: "POST", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/orderz", AuthKind: "sigv4", Header: apiSig("us-east-1", "execute-api"), SignedAt: apiTime},
+			want: []string{"no route for this method and path (POST /orderz in stage prod)"}},
 		{name: "api gateway expired session", file: "aws/apigw-token-expired",
 			sent: Sent{Method: "GET", URL: "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/items", AuthKind: "sigv4",
 				Header: withHeader(sigv4Header("ASIAIOSFODNN7EXAMPLE", "20150830T123600Z", "us-east-1", "execute-api", "host;x-amz-date;x-amz-security-token"), "X-Amz-Security-Token", testSessionToken), SignedAt: apiTime},
@@ -152,13 +199,24 @@ func TestRecordedBodies(t *testing.T) {
 			want: []string{"token expired 1h ago"}},
 		{name: "cloud run missing invoker role", file: "google/cloudrun-403-forbidden",
 			sent: Sent{Method: "GET", URL: runURL, AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokGood}}, Token: tokGood, SignedAt: runTime},
-			want: []string{"ci@proj.iam.gserviceaccount.com may not invoke"}, fix: "roles/run.invoker"},
+			want: []string{"ci@proj.iam.gserviceaccount.com may not invoke"},
+			fix:  "`gcloud run services add-iam-policy-binding orders --member serviceAccount:ci@proj.iam.gserviceaccount.com --role roles/run.invoker`"},
+		{name: "cloud run audience with a path", file: "google/cloudrun-401-invalid-token",
+			sent: Sent{Method: "GET", URL: runURL, AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokPathAud}}, Token: tokPathAud, SignedAt: runTime},
+			want: []string{"audience has a path", "https://orders-abc123-uc.a.run.app/orders"}, fix: "--audience https://orders-abc123-uc.a.run.app "},
+		{name: "cloud run custom domain as audience", file: "google/cloudrun-401-invalid-token",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokCustomAud}}, Token: tokCustomAud, SignedAt: runTime},
+			want: []string{"custom domain as audience", "https://api.example.com"}, fix: "--add-custom-audiences=https://api.example.com"},
+		{name: "cloud run behind a custom domain, run.app audience, no invoker role", file: "google/cloudrun-403-forbidden",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "google", Header: http.Header{"Authorization": {"Bearer " + tokGood}}, Token: tokGood, SignedAt: runTime},
+			want: []string{"may not invoke"}, fix: "roles/run.invoker"},
 		{name: "cloud run no token", file: "google/cloudrun-403-forbidden",
 			sent: Sent{Method: "GET", URL: runURL, AuthKind: "none", Header: http.Header{}},
 			want: []string{"no ID token"}, fix: "--auth google"},
 		{name: "cf access login redirect, secret missing", file: "cloudflare/access-login-redirect",
 			sent: Sent{Method: "GET", URL: "https://app.example.com/orders", AuthKind: "cf-access", Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}}},
-			want: []string{"missing CF Access token", "CF-Access-Client-Secret was not sent"}, fix: "CF_ACCESS_CLIENT_SECRET"},
+			want: []string{"missing CF Access token", "CF-Access-Client-Secret was not sent"}, fix: "CF_ACCESS_CLIENT_SECRET",
+			any: "Access team gwcurl-demo (gwcurl-demo.cloudflareaccess.com), application app.example.com"},
 		{name: "cf access login redirect, nothing sent", file: "cloudflare/access-login-redirect",
 			sent: Sent{Method: "GET", URL: "https://app.example.com/orders", AuthKind: "none", Header: http.Header{}},
 			want: []string{"missing CF Access token"}, fix: "gwcurl login"},
@@ -166,6 +224,17 @@ func TestRecordedBodies(t *testing.T) {
 			sent: Sent{Method: "GET", URL: "https://app.example.com/orders", AuthKind: "cf-access",
 				Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}, "Cf-Access-Client-Secret": {testCFSecret}, "Cookie": {"theme=dark; session=" + testCookieValue}}},
 			want: []string{"refused the service token"}},
+		{name: "cloudflare waf rule (1020, html page, http/2)", file: "cloudflare/waf-1020-access-denied",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "cf-access",
+				Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}, "Cf-Access-Client-Secret": {testCFSecret}}},
+			want: []string{"Cloudflare WAF blocked the request (error 1020", "never reached Cloudflare Access"}, fix: "Security → Events",
+			any: "Cloudflare Ray ID 8f0e1d2c3b4a5968-FRA"},
+		{name: "cloudflare browser signature (1010, plain text)", file: "cloudflare/waf-1010-browser-signature",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "none", Header: http.Header{"User-Agent": {"python-urllib/3.12"}}},
+			want: []string{"browser signature (error 1010"}, fix: "User-Agent", any: "User-Agent sent: python-urllib/3.12"},
+		{name: "cloudflare rate limit (1015)", file: "cloudflare/waf-1015-rate-limited",
+			sent: Sent{Method: "GET", URL: "https://api.example.com/orders", AuthKind: "cf-access", Header: http.Header{"Cf-Access-Client-Id": {"abc123.access"}}},
+			want: []string{"rate limited by Cloudflare (error 1015)", "Retry-After: 60s"}, fix: "--retry", any: "8f0e1d2c3b4a5970-LHR"},
 		{name: "gateway jwt expired", file: "gateway/jwt-expired",
 			sent: Sent{Method: "GET", URL: "http://127.0.0.1:8080/app/items", AuthKind: "cognito", Header: http.Header{"Authorization": {"Bearer " + tokCognito}}, Token: tokCognito},
 			want: []string{"token expired 5m ago"}, fix: "gwcurl login"},
@@ -225,22 +294,28 @@ func TestCanonicalDiff(t *testing.T) {
 	base := "POST\n/items\na=1&b=2\ncontent-type:application/json\nhost:api.example.com\nx-amz-date:20260102T030405Z\n\ncontent-type;host;x-amz-date\n" + testEmptySHA256
 	tests := []struct {
 		name, server, want string
+		client             string // base when empty
 	}{
-		{"method", strings.Replace(base, "POST", "GET", 1), "the method differs (you signed POST, the server saw GET)"},
-		{"path", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /items, the server saw /v1/items)"},
-		{"query", strings.Replace(base, "a=1&b=2", "a=1&b=2&c=3", 1), "the query string differs"},
-		{"host", strings.Replace(base, "host:api.example.com", "host:origin.internal", 1), "the host differs (you signed api.example.com, the server saw origin.internal)"},
-		{"header value", strings.Replace(base, "content-type:application/json", "content-type:application/json; charset=utf-8", 1), "the header content-type differs"},
-		{"payload", strings.Replace(base, testEmptySHA256, strings.Repeat("a", 64), 1)[:len(base)-64] + strings.Repeat("b", 64), "the payload hash differs"},
+		{"method", strings.Replace(base, "POST", "GET", 1), "the method differs (you signed POST, the server saw GET)", ""},
+		{"path", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /items, the server saw /v1/items)", ""},
+		{"path normalised", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /v1//items, the server saw /v1/items): a proxy normalised it (collapsed '//')", strings.Replace(base, "/items", "/v1//items", 1)},
+		{"path dot segments", strings.Replace(base, "/items", "/v1/items", 1), "the path differs (you signed /v1/./items, the server saw /v1/items): a proxy normalised it (resolved '.' or '..' segments)", strings.Replace(base, "/items", "/v1/./items", 1)},
+		{"path encoding", strings.Replace(base, "/items", "/a%20b", 1), "the path differs (you signed /a%2520b, the server saw /a%20b): its percent-encoding changed", strings.Replace(base, "/items", "/a%2520b", 1)},
+		{"path prefix stripped", base, "the prefix /api was removed", strings.Replace(base, "/items", "/api/items", 1)},
+		{"query", strings.Replace(base, "a=1&b=2", "a=1&b=2&c=3", 1), "the query string differs", ""},
+		{"host", strings.Replace(base, "host:api.example.com", "host:origin.internal", 1), "the host differs (you signed api.example.com, the server saw origin.internal)", ""},
+		{"header value", strings.Replace(base, "content-type:application/json", "content-type:application/json; charset=utf-8", 1), "the header content-type differs", ""},
+		{"payload", strings.Replace(base, testEmptySHA256, strings.Repeat("a", 64), 1)[:len(base)-64] + strings.Repeat("b", 64), "the payload hash differs", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cause, fix := canonDiffName(base, tt.server)
+			client := orDefault(tt.client, base)
+			cause, fix := canonDiffName(client, tt.server)
 			if !strings.Contains(cause, tt.want) || fix == "" {
 				t.Errorf("canonDiffName = %q, %q; want %q", cause, fix, tt.want)
 			}
-			diff := lineDiff("canonical request", strings.Split(base, "\n"), strings.Split(tt.server, "\n"))
+			diff := lineDiff("canonical request", strings.Split(client, "\n"), strings.Split(tt.server, "\n"))
 			var minus, plus int
 			for _, l := range diff[1:] {
 				switch l[:2] {
@@ -307,5 +382,46 @@ func TestRenderColor(t *testing.T) {
 	}
 	if rendered(nil) == "" {
 		t.Error("Render(nil) says nothing")
+	}
+}
+
+// TestPastedRecorded: every recorded answer, pasted whole as curl -i prints
+// it, is read by Decode (`gwcurl explain -`) and explained.
+func TestPastedRecorded(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.txtar"))
+	for _, f := range files {
+		a, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, af := range a.Files {
+			if af.Name != "response" {
+				continue
+			}
+			rep, err := Decode(string(af.Data), time.Time{})
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				continue
+			}
+			text := strings.Join(rep.Lines, "\n")
+			if rep.Kind != "http-response" || !strings.Contains(text, "cause:") {
+				t.Errorf("%s: kind %s, no cause:\n%s", f, rep.Kind, text)
+			}
+		}
+	}
+}
+
+func TestRunService(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string][2]string{
+		"orders-123456789012.us-central1.run.app": {"orders", "us-central1"},
+		"orders-abc123-uc.a.run.app":              {"orders", ""},
+		"billing-api-abc123-ew.a.run.app":         {"billing-api", ""},
+		"api.example.com":                         {"", ""},
+	} {
+		if s, r := runService(host); s != want[0] || r != want[1] {
+			t.Errorf("runService(%q) = %q, %q; want %q", host, s, r, want)
+		}
 	}
 }

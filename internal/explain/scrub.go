@@ -141,11 +141,14 @@ func (sc *scrubber) finish() {
 
 // Patterns of credentials the scrubber was not told about.
 var (
-	reJWT         = lazyre.New(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
-	reSigParam    = lazyre.New(`(?i)((?:x-amz-)?signature[=:]\s*)([0-9a-f]{16,})`)
-	reTokenParam  = lazyre.New(`(?i)(x-amz-security-token[=:]\s*|<Token-0>|cf-access-client-secret[=:]\s*|cf-access-token[=:]\s*|cf_authorization=|client_secret[=:]\s*|refresh_token[=:]\s*|access_token[=:]\s*|id_token[=:]\s*)([^\s&;,"'<]{4,})`)
-	reBearer      = lazyre.New(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{12,})`)
-	reSigProvided = lazyre.New(`(?i)(<SignatureProvided>)([^<]*)`)
+	reJWT        = lazyre.New(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}`)
+	reSigParam   = lazyre.New(`(?i)((?:x-amz-)?signature[=:]\s*)([0-9a-f]{16,})`)
+	reTokenParam = lazyre.New(`(?i)(x-amz-security-token[=:]\s*|<Token-0>|cf-access-client-secret[=:]\s*|cf-access-token[=:]\s*|cf_authorization=|client_secret[=:]\s*|refresh_token[=:]\s*|access_token[=:]\s*|id_token[=:]\s*)([^\s&;,"'<\\]{4,})`)
+	// AWS STS session tokens by their fixed prefixes (base64 of their
+	// binary header), for a pasted answer that echoes one bare.
+	reSessionToken = lazyre.New(`(?:FQoGZXIvYXdz|FwoGZXIvYXdz|IQoJb3JpZ2luX2Vj)[A-Za-z0-9+/=]{8,}`)
+	reBearer       = lazyre.New(`(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{12,})`)
+	reSigProvided  = lazyre.New(`(?i)(<SignatureProvided>)([^<]*)`)
 )
 
 // clean scrubs one line: known secrets, credential-shaped text, control
@@ -169,6 +172,7 @@ func (sc *scrubber) clean(s string) string {
 		return g[1] + redact.Secret(g[2])
 	})
 	s = reSigProvided.ReplaceAllString(s, "${1}(redacted)")
+	s = reSessionToken.ReplaceAllStringFunc(s, redact.Secret)
 	return printable(s, maxLine)
 }
 

@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -250,8 +251,17 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 			// CloudFront OAC signs the origin request itself but cannot hash
 			// the body: the viewer must send x-amz-content-sha256.
 			d.add("payload", scoreDerived-5, Finding{
-				Cause: "missing payload hash: CloudFront (origin access control) signs the " + d.s.Method + " for Lambda but needs the body's SHA-256 in x-amz-content-sha256 from the client",
-				Fix:   "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does; with --auth none add it with -H)",
+				Cause:  "missing payload hash: CloudFront (origin access control) signs the " + d.s.Method + " for Lambda but needs the body's SHA-256 in x-amz-content-sha256 from the client; the Lambda origin refused the signature and CloudFront passed its 403 on",
+				Fix:    "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does unless --unsigned-payload; with --auth none add it with -H)",
+				Detail: d.cloudFrontEvidence(),
+			})
+		}
+		if d.viaCloudFront() && !d.sentKnown {
+			// Pasted: the method and headers are unknown.
+			d.add("payload", scoreLikely+5, Finding{
+				Cause:  "through CloudFront: if this was a POST or PUT to a Lambda URL with origin access control, the client did not send x-amz-content-sha256 (CloudFront cannot hash the body, so the origin refuses its signature)",
+				Fix:    "send x-amz-content-sha256: <hex SHA-256 of the body> (gwcurl --auth sigv4 always does unless --unsigned-payload)",
+				Detail: d.cloudFrontEvidence(),
 			})
 		}
 		fix := "run with -v to see the canonical request; check the secret key for " + keyName + "; a proxy or CDN that rewrites Host, the path or a signed header breaks the signature"
@@ -263,6 +273,22 @@ func (d *diag) signatureMismatch(serverCR, serverSTS, source string) {
 			Fix:   fix,
 		})
 	}
+}
+
+// cloudFrontEvidence lists the headers that show CloudFront answered, for
+// the detail of a finding (X-Amz-Cf-Id finds the request in CloudFront's
+// logs; X-Cache "Error from cloudfront" marks an error answer).
+func (d *diag) cloudFrontEvidence() []string {
+	var out []string
+	for _, h := range []string{"X-Cache", "Via", "X-Amz-Cf-Pop", "X-Amz-Cf-Id"} {
+		if v := d.r.Header.Get(h); v != "" {
+			out = append(out, strings.ToLower(h)+": "+v)
+		}
+	}
+	if len(out) > 0 {
+		out = append([]string{"answered through CloudFront:"}, out...)
+	}
+	return out
 }
 
 // viaCloudFront reports whether the answer came through CloudFront.
@@ -315,6 +341,13 @@ func (d *diag) sigv4() {
 		d.add("session-token", scoreLikely, Finding{
 			Cause: "temporary credentials without a session token: " + a.accessKey + " is an STS key (ASIA…) but no X-Amz-Security-Token was sent",
 			Fix:   "use the full credential set (AWS_SESSION_TOKEN or the profile's session token), or refresh it (aws sso login / assume the role again)",
+		})
+	}
+	// A session token added after signing.
+	if tok, signed := d.sentSessionToken(); tok && !signed && !a.presigned {
+		d.add("session-token", scoreLikely-5, Finding{
+			Cause: "unsigned session token: X-Amz-Security-Token was sent but is not in SignedHeaders; services that want it signed refuse the request",
+			Fix:   "let gwcurl add the session token before signing (AWS_SESSION_TOKEN or the profile's session token), never with -H",
 		})
 	}
 	// A signature time far from when gwcurl signed: a copied X-Amz-Date.
@@ -410,8 +443,16 @@ func canonDiffName(client, server string) (cause, fix string) {
 		return fmt.Sprintf("the method differs (you signed %s, the server saw %s)", c.method, s.method),
 			"something changed the method after signing (a redirect turning POST into GET, or a proxy); sign the request that is actually sent"
 	case c.uri != s.uri:
-		return fmt.Sprintf("the path differs (you signed %s, the server saw %s)", short(c.uri), short(s.uri)),
-			"a proxy, CDN or custom domain rewrote the path (or its percent-encoding): sign the path the server receives, or call it directly; S3 paths are encoded once, other services twice"
+		cause = fmt.Sprintf("the path differs (you signed %s, the server saw %s)", short(c.uri), short(s.uri))
+		fix = "a proxy, CDN or custom domain rewrote the path (or its percent-encoding): sign the path the server receives, or call it directly; S3 paths are encoded once, other services twice"
+		switch how := pathChange(c.uri, s.uri); {
+		case strings.HasPrefix(how, "normalised"):
+			return cause + ": a proxy normalised it (" + strings.TrimPrefix(how, "normalised: ") + ")",
+				"send the path in its normal form (no '//', '/./' or '/../', as the server sees it) so the signed and the received path agree, or stop the proxy from rewriting it"
+		case how != "":
+			return cause + ": " + how, fix
+		}
+		return cause, fix
 	case !lineEqual(c.query, s.query):
 		return fmt.Sprintf("the query string differs (you signed %q, the server saw %q)", short(c.query), short(s.query)),
 			"the query changed after signing or is encoded differently (a raw '+', a space, ordering, a parameter added by a proxy); encode it once as %XX"
@@ -449,6 +490,52 @@ func canonDiffName(client, server string) (cause, fix string) {
 			"the body changed after signing, or x-amz-content-sha256 does not match it: send the body that was hashed"
 	}
 	return "the two canonical requests differ", "compare them below: the server's is what it received"
+}
+
+// pathChange says how a proxy changed a signed canonical path on the way,
+// or "" when it cannot tell.
+func pathChange(signed, seen string) string {
+	clean := func(p string) string {
+		c := path.Clean(p)
+		if c == "." {
+			return "/"
+		}
+		return c
+	}
+	switch {
+	case clean(signed) == clean(seen):
+		var what []string
+		if strings.Contains(signed, "//") && !strings.Contains(seen, "//") {
+			what = append(what, "collapsed '//'")
+		}
+		if strings.Contains(signed+"/", "/./") || strings.Contains(signed+"/", "/../") {
+			what = append(what, "resolved '.' or '..' segments")
+		}
+		if strings.HasSuffix(signed, "/") != strings.HasSuffix(seen, "/") {
+			what = append(what, "changed the trailing '/'")
+		}
+		return "normalised: " + orDefault(strings.Join(what, ", "), "rewrote it to its clean form")
+	case unescapeAll(signed) == unescapeAll(seen):
+		return "its percent-encoding changed on the way (a proxy decoded or re-encoded it)"
+	case strings.HasSuffix(seen, signed):
+		return "the prefix " + seen[:len(seen)-len(signed)] + " was added (an API Gateway stage, or a proxy's or custom domain's base path)"
+	case strings.HasSuffix(signed, seen):
+		return "the prefix " + signed[:len(signed)-len(seen)] + " was removed (a proxy or custom domain base path mapping strips it)"
+	}
+	return ""
+}
+
+// unescapeAll percent-decodes until nothing changes (canonical paths are
+// encoded twice for most services).
+func unescapeAll(p string) string {
+	for range 3 {
+		u, err := url.PathUnescape(p)
+		if err != nil || u == p {
+			return p
+		}
+		p = u
+	}
+	return p
 }
 
 func stsDiffName(client, server string) string {

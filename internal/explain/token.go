@@ -270,13 +270,7 @@ func (d *diag) tokens() {
 	}
 	// Google: the audience must be the service's URL (PROTOCOLS S-GID-1).
 	if d.s.AuthKind == "google" && !d.has("audience") {
-		if want := urlOrigin(d.s.URL); want != "" && !audienceMatches(j.aud, d.s.URL) {
-			score := scoreLikely
-			if c, ok := d.resp.bearerChallenge(); ok && c.Params["error"] == "invalid_token" {
-				score = scoreDerived - 5
-			}
-			d.audienceFinding(want, strings.Join(j.aud, ", "), score)
-		}
+		d.googleAudience(j)
 	}
 	// Server says invalid_token and nothing above explains it.
 	if c, ok := d.resp.bearerChallenge(); ok && c.Params["error"] != "" && !d.has("token-time") && !d.has("audience") {
