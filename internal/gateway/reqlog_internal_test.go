@@ -9,7 +9,7 @@ import (
 
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
-	cases := []string{"", "plain", `q"b\s`, "ctl\x00\x01\x1f\t\n\r", "<a&b>", "é 日本 🎉", "bad\xffutf8\xc3", "line\u2028sep\u2029", strings.Repeat("x", 300)}
+	cases := []string{"", "plain", `q"b\s`, "ctl\x00\x01\x1f\t\n\r\b\f", "<a&b>", "é 日本 🎉", "bad\xffutf8\xc3", "line\u2028sep\u2029", strings.Repeat("x", 300)}
 	check := func(s string) bool {
 		want, _ := json.Marshal(s)
 		return string(appendJSONString(nil, s)) == string(want)
