@@ -43,12 +43,16 @@ func (f *Factory) selectProfile(name, target string, o *RequestOptions) (*profil
 	if name == "" {
 		name = file.Config.Current
 	}
-	if name == "" {
-		return nil, usagef("pass -p NAME, set GWCURL_PROFILE, or `gwcurl profiles use NAME`", "no profile selected")
-	}
-	p, err := file.Config.Get(name)
-	if err != nil {
-		return nil, err
+	var p *profiles.Profile
+	switch {
+	case name != "":
+		if p, err = file.Config.Get(name); err != nil {
+			return nil, err
+		}
+	case o != nil && o.Auth != "":
+		p = &profiles.Profile{} // --auth alone: the kind's own sources (environment, AWS config)
+	default:
+		return nil, usagef("pass -p NAME (or --auth KIND), set GWCURL_PROFILE, or `gwcurl profiles use NAME`", "no profile selected")
 	}
 	pc := &profileCtx{name: name, profile: p, auth: p.Auth, cfgPath: file.Path, target: target}
 	if pc.target == "" {
@@ -288,8 +292,7 @@ func newCmdToken(f *Factory, profile *string) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asHeader, "header", false, `print "Name: value" lines`)
 	cmd.Flags().StringVar(&target, "url", "", "the URL the credential is for (default: the profile's base_url)")
-	cmd.Flags().StringVar(&ro.Audience, "audience", "", "Google ID token audience")
-	cmd.Flags().StringVar(&ro.IdentityFormat, "identity-format", "", "STS identity format: url, vault or k8s")
+	addAuthFlags(cmd.Flags(), ro)
 	return cmd
 }
 
@@ -340,12 +343,14 @@ type identity struct {
 
 func newCmdWhoami(f *Factory, profile *string) *cobra.Command {
 	var asJSON bool
+	var target string
+	ro := &RequestOptions{}
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the profile's credentials say you are, and until when",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pc, err := f.selectProfile(*profile, "", nil)
+			pc, err := f.selectProfile(*profile, target, ro)
 			if err != nil {
 				return err
 			}
@@ -375,6 +380,8 @@ func newCmdWhoami(f *Factory, profile *string) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&target, "url", "", "the URL the credential is for (default: the profile's base_url)")
+	addAuthFlags(cmd.Flags(), ro)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
@@ -33,6 +34,12 @@ func TestClassify(t *testing.T) {
 		{"refused", bg, &url.Error{Op: "Get", URL: "http://x", Err: dial}, ExitConnect},
 		{"timeout", bg, &url.Error{Op: "Get", URL: "http://x", Err: context.DeadlineExceeded}, ExitTimeout},
 		{"interrupted", cancelled, &url.Error{Op: "Get", URL: "http://x", Err: context.Canceled}, ExitInterrupted},
+		// Ctrl-C during a login refresh: the signer reports a credential
+		// problem, but the person interrupted (130, not 4).
+		{"interrupted refresh", cancelled, &sign.CredentialError{Kind: "cognito", Err: &login.LoginRequiredError{Profile: "p", Reason: "x"}}, ExitInterrupted},
+		{"login required", bg, &sign.CredentialError{Kind: "cognito", Err: &login.LoginRequiredError{Profile: "p", Reason: "x"}}, ExitCredentials},
+		// A refresh whose token endpoint refuses the connection keeps curl's 7.
+		{"refresh refused", bg, fmt.Errorf("cognito: refreshing the login failed: %w", &url.Error{Op: "Post", URL: "http://x", Err: dial}), ExitConnect},
 		{"http fail", bg, &ExitError{Code: ExitHTTP, Err: errors.New("HTTP 500")}, ExitHTTP},
 		{"other", bg, errors.New("boom"), ExitFailure},
 	}

@@ -32,7 +32,10 @@ func helpTopics() map[string]struct{ short, body string } {
 		GWCURL_CONFIG_DIR     directory holding config.yaml
 		XDG_CONFIG_HOME       base of the default config directory
 		XDG_CACHE_HOME        base of the token cache ($XDG_CACHE_HOME/gwcurl)
-		GWCURL_SECRETS_DIR    keep secrets as 0600 files here instead of the OS keyring
+		GWCURL_SECRET_STORE   keyring, file or auto (default: the OS keyring when one
+		                      answers, else 0600 files under $XDG_STATE_HOME/gwcurl/secrets)
+		GWCURL_SECRETS_DIR    keep secrets as 0600 files here, never in the keyring (tests)
+		AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS  where gwcurl's own AWS calls go (STS)
 		GWCURL_BROWSER, BROWSER  command that opens login URLs (the URL is its argument)
 		GWCURL_DEBUG          print the wrapped error chain on failure
 		GWCURL_FORCE_TTY      treat stdout and stderr as terminals

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -101,6 +102,18 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 	fl.StringVarP(&o.WriteOut, "write-out", "w", "", "print FORMAT after the transfer (%{http_code}, %{time_total}, %{json}, ...; @FILE)")
 	fl.StringVarP(&o.Proxy, "proxy", "x", "", "use this proxy (default: the *_PROXY environment variables)")
 
+	addAuthFlags(fl, o)
+
+	fl.BoolVar(&o.PrintCurl, "print-curl", false, "print an equivalent, signed curl command instead of sending")
+	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "with --print-curl, show secrets instead of redacting them")
+	fl.BoolVar(&o.Explain, "explain", false, "when the answer is not 2xx, explain the likely cause")
+	fl.StringVar(&o.ExpectStatus, "expect-status", "", "fail (exit 1) unless the status is one of CODE[,CODE]")
+	fl.StringVar(&o.ExpectJQ, "expect-jq", "", "fail (exit 1) unless the jq expression is true for the JSON body")
+}
+
+// addAuthFlags adds the per-kind auth flags that a request, ws, token and
+// whoami accept alike.
+func addAuthFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringVar(&o.Auth, "auth", "", "auth kind, overriding the profile's: "+strings.Join(profiles.Kinds, ", "))
 	fl.StringVar(&o.AWSProfile, "aws-profile", "", "AWS shared-config profile (sigv4, sts-identity)")
 	fl.StringVar(&o.Region, "region", "", "AWS region to sign for (default: inferred from the host)")
@@ -115,12 +128,6 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 	fl.StringVar(&o.IdentityHeader, "identity-header", "", "STS identity header name (default X-Fluid-Identity)")
 	fl.StringVar(&o.IdentityFormat, "identity-format", "", "STS identity format: url, vault or k8s")
 	fl.StringVar(&o.IdentityServer, "identity-server-id", "", "server id signed into the STS identity proof")
-
-	fl.BoolVar(&o.PrintCurl, "print-curl", false, "print an equivalent, signed curl command instead of sending")
-	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "with --print-curl, show secrets instead of redacting them")
-	fl.BoolVar(&o.Explain, "explain", false, "when the answer is not 2xx, explain the likely cause")
-	fl.StringVar(&o.ExpectStatus, "expect-status", "", "fail (exit 1) unless the status is one of CODE[,CODE]")
-	fl.StringVar(&o.ExpectJQ, "expect-jq", "", "fail (exit 1) unless the jq expression is true for the JSON body")
 }
 
 // authOverrides applies the per-kind flags (highest precedence) to a.
