@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -85,6 +87,7 @@ func TestScript(t *testing.T) {
 			origin := httptest.NewServer(testorigin.Handler())
 			e.Defer(origin.Close)
 			e.Setenv("ORIGIN", origin.URL)
+			e.Setenv("ORIGIN_HOST", strings.TrimPrefix(origin.URL, "http://"))
 			tlsOrigin := httptest.NewTLSServer(testorigin.Handler())
 			e.Defer(tlsOrigin.Close)
 			e.Setenv("ORIGIN_TLS", tlsOrigin.URL)
@@ -128,6 +131,32 @@ func TestScript(t *testing.T) {
 				got := ts.ReadFile(".exitcode")
 				if (got == args[0]) == neg {
 					ts.Fatalf("gwcurl exited %s, want %s%s", got, map[bool]string{true: "not ", false: ""}[neg], args[0])
+				}
+			},
+			// exits N CMD ARGS...: run a program (Debian curl, say) and check
+			// its exit code, to compare gwcurl with it in the same script.
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: exits N CMD [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				cmd := exec.Command(args[1], args[2:]...)
+				cmd.Dir = ts.Getenv("WORK")
+				cmd.Env = os.Environ()[:0]
+				for _, k := range []string{"PATH", "HOME"} {
+					cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+				}
+				out, err := cmd.CombinedOutput()
+				got := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					got = ee.ExitCode()
+				} else {
+					ts.Check(err)
+				}
+				if got != want {
+					ts.Fatalf("%s exited %d, want %d\n%s", args[1], got, want, out)
 				}
 			},
 			// waitfile FILE: wait (up to 10s) until FILE exists and is not empty.

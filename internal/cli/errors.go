@@ -3,11 +3,14 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -23,12 +26,28 @@ const (
 	ExitFailure     = 1
 	ExitUsage       = 2
 	ExitCredentials = 4
+	ExitURL         = 3 // malformed URL
 	ExitResolve     = 6
 	ExitConnect     = 7
 	ExitHTTP        = 22
+	ExitWrite       = 23 // cannot write the output (-o, stdout)
 	ExitTimeout     = 28
+	ExitTLS         = 35 // TLS handshake failed
+	ExitRedirects   = 47 // too many redirects
+	ExitEmptyReply  = 52 // the server closed without answering
+	ExitSend        = 55 // failure sending data
+	ExitRecv        = 56 // failure receiving data (connection reset)
+	ExitCertificate = 60 // the server's certificate is not trusted
+	ExitCAFile      = 77 // the --cacert file cannot be read
 	ExitInterrupted = 130
 )
+
+// errTooManyRedirects ends a redirect chain longer than --max-redirs.
+var errTooManyRedirects = errors.New("too many redirects")
+
+// errTLSHandshake marks a handshake that failed for another reason than
+// the certificate (net/http reports some as plain strings).
+var errTLSHandshake = errors.New("TLS handshake failed")
 
 // UsageError is bad input on the command line: exit 2, with a hint.
 type UsageError struct {
@@ -103,18 +122,34 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 		return ExitTimeout, "raise -m/--max-time or --connect-timeout"
 	case errors.As(err, &dns):
 		return ExitResolve, "check the host name (and your DNS or proxy settings)"
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+	case errors.Is(err, errTooManyRedirects):
+		return ExitRedirects, "raise --max-redirs, or look for a redirect loop with -v"
+	}
+	var (
+		oe  *net.OpError
+		cve *tls.CertificateVerificationError
+		uae x509.UnknownAuthorityError
+		hne x509.HostnameError
+		cie x509.CertificateInvalidError
+		rhe tls.RecordHeaderError
+		ae  tls.AlertError
+	)
+	dial := errors.As(err, &oe) && oe.Op == "dial"
+	switch {
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		return ExitCertificate, "the server's certificate is not trusted here: pass --cacert FILE with its CA, or -k to skip verification"
+	case errors.As(err, &rhe), errors.As(err, &ae), errors.Is(err, errTLSHandshake):
+		return ExitTLS, "the TLS handshake failed: is it an https port? (-v shows the details)"
+	case dial || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
 		return ExitConnect, "is the server running and listening on that port?"
+	case errors.Is(err, syscall.EPIPE):
+		return ExitSend, "the server closed the connection while the request was sent"
+	case errors.Is(err, syscall.ECONNRESET):
+		return ExitRecv, "the connection was reset; a proxy or the server dropped it"
+	case errors.Is(err, io.EOF):
+		return ExitEmptyReply, "the server closed the connection without answering"
 	case errors.As(err, &he):
 		return ExitFailure, he.Hint
-	}
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
-		return ExitFailure, "the server's certificate is not trusted here: pass --cacert FILE with its CA, or -k to skip verification"
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
-		return ExitConnect, "is the server running and listening on that port?"
 	}
 	return ExitFailure, ""
 }
@@ -146,6 +181,18 @@ func cleanErr(err error) error {
 			case errors.Is(inner, syscall.ECONNREFUSED):
 				return &msgErr{fmt.Sprintf("could not connect to %s: connection refused", hostOf(ue.URL)), inner}
 			}
+		}
+		var cve *tls.CertificateVerificationError
+		if errors.As(inner, &cve) {
+			why := cve.Err.Error()
+			for _, p := range []string{"tls: failed to verify certificate: ", "x509: "} {
+				why = strings.TrimPrefix(why, p)
+			}
+			return &msgErr{fmt.Sprintf("the certificate of %s is not trusted: %s", hostOf(ue.URL), why), inner}
+		}
+		var rhe tls.RecordHeaderError
+		if errors.As(inner, &rhe) || strings.Contains(inner.Error(), "server gave HTTP response to HTTPS client") {
+			return &msgErr{fmt.Sprintf("TLS handshake with %s failed: the server answered in plain HTTP (an http port?)", hostOf(ue.URL)), errTLSHandshake}
 		}
 		if isTimeout(inner) || errors.Is(inner, context.DeadlineExceeded) {
 			return &msgErr{fmt.Sprintf("operation timed out (%s %s)", ue.Op, redact.URL(ue.URL)), inner}

@@ -23,7 +23,15 @@ func helpTopics() map[string]struct{ short, body string } {
 		  6    could not resolve the host
 		  7    could not connect (refused, unreachable)
 		  22   HTTP status >= 400 with -f/--fail or --fail-with-body
+		  23   cannot write the output (-o into a missing or unwritable directory)
 		  28   timeout (-m/--max-time, --connect-timeout, login --timeout)
+		  35   TLS handshake failed (https to a plain-http port)
+		  47   too many redirects (-L beyond --max-redirs)
+		  52   the server closed the connection without answering
+		  55   failure sending the request
+		  56   failure receiving the answer (connection reset)
+		  60   the server's certificate is not trusted (--cacert FILE, or -k)
+		  77   the --cacert file cannot be read or holds no certificate
 		  130  interrupted (Ctrl-C, SIGTERM)
 	`)},
 		"environment": {"Environment variables gwcurl reads", heredoc.Doc(`

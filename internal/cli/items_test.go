@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,7 +106,8 @@ func TestParseHeaderFlag(t *testing.T) {
 
 func TestExpandWriteOut(t *testing.T) {
 	st := &transferStats{start: time.Unix(0, 0), end: time.Unix(1, 500_000_000), sizeDownload: 42, urlEffective: "http://x/", method: "GET", authKind: "none", attempts: 1}
-	vars := writeOutVars(st, 201, "application/json", 0)
+	vars := writeOutVars(writeOutInput{stats: st, resp: &http.Response{StatusCode: 201, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}, "X-Trace": {"a", "b"}}}})
 	tests := []struct{ format, want string }{
 		{`%{http_code}`, "201"},
 		{`%{http_code}\n`, "201\n"},
@@ -113,6 +115,9 @@ func TestExpandWriteOut(t *testing.T) {
 		{`%{time_total}`, "1.500000"},
 		{`100%%`, "100%"},
 		{`%{auth_kind}\t|`, "none\t|"},
+		{`%{http_version} %header{x-trace} %header{Content-Type}`, "1.1 a, b application/json"},
+		{`%{header_json}`, "{\"content-type\":[\"application/json\"],\n\"x-trace\":[\"a\",\"b\"]\n}"},
+		{`%{exitcode} %{errormsg}|%{redirect_url}|%{num_retries}`, "0 ||0"},
 	}
 	for _, tt := range tests {
 		got, err := expandWriteOut(tt.format, vars)
@@ -122,6 +127,12 @@ func TestExpandWriteOut(t *testing.T) {
 	}
 	if _, err := expandWriteOut("%{nope}", vars); err == nil {
 		t.Error("unknown variable accepted")
+	}
+	if _, err := checkWriteOut("%{http_verison}"); err == nil || !strings.Contains(err.(*UsageError).Hint, "did you mean http_version?") {
+		t.Errorf("checkWriteOut typo: %v", err)
+	}
+	if got, _ := expandWriteOut("%{http_code}", writeOutVars(writeOutInput{stats: st, exitCode: 7})); got != "000" {
+		t.Errorf("no answer: http_code %q, want 000", got)
 	}
 	j, err := expandWriteOut("%{json}", vars)
 	if err != nil || !contains(j, `"http_code":201`) || !contains(j, `"size_download":42`) {

@@ -219,11 +219,11 @@ func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
 		if o.CACert != "" {
 			pem, err := os.ReadFile(o.CACert)
 			if err != nil {
-				return nil, usagef("--cacert takes a PEM file", "cannot read CA file %s: %s", o.CACert, shortPathErr(err))
+				return nil, &ExitError{Code: ExitCAFile, Err: fmt.Errorf("cannot read CA file %s: %s", o.CACert, shortPathErr(err)), Hint: "--cacert takes a PEM file"}
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, usagef("--cacert takes a PEM file", "no certificates found in %s", o.CACert)
+				return nil, &ExitError{Code: ExitCAFile, Err: fmt.Errorf("no certificates found in %s", o.CACert), Hint: "--cacert takes a PEM file"}
 			}
 			tc.RootCAs = pool
 		}

@@ -37,6 +37,12 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.WriteOut != "" {
+		// Checked before anything is sent; @FILE is read once.
+		if o.WriteOut, err = checkWriteOut(o.WriteOut); err != nil {
+			return err
+		}
+	}
 	if o.MaxTime > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.MaxTime*float64(time.Second)))
@@ -115,7 +121,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 				return http.ErrUseLastResponse
 			}
 			if len(via) > o.MaxRedirs {
-				return fmt.Errorf("maximum (%d) redirects followed", o.MaxRedirs)
+				return fmt.Errorf("maximum (%d) redirects followed: %w", o.MaxRedirs, errTooManyRedirects)
 			}
 			stats.redirects = len(via)
 			if trace != nil {
@@ -129,7 +135,13 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		return printCurl(f.IO.Out, printed, rr, o)
 	}
 	if err != nil {
-		return cleanErr(err)
+		err = cleanErr(err)
+		if o.WriteOut != "" { // curl prints -w on failure too: http_code 000, exitcode, errormsg
+			stats.end = time.Now()
+			code, _ := classify(ctx, err)
+			f.writeOut(o.WriteOut, writeOutInput{stats: stats, exitCode: code, errMsg: oneLine(err.Error())})
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	stats.urlEffective = resp.Request.URL.String()
@@ -218,13 +230,22 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		}
 	}
 	if o.WriteOut != "" {
-		s, err := expandWriteOut(o.WriteOut, writeOutVars(stats, resp.StatusCode, resp.Header.Get("Content-Type"), exitCode))
-		if err != nil {
-			return err
+		msg := ""
+		if result != nil {
+			msg = oneLine(result.Error())
 		}
-		io.WriteString(f.IO.Out, s) //nolint:errcheck // stdout closed: nothing to say
+		f.writeOut(o.WriteOut, writeOutInput{stats: stats, resp: resp, exitCode: exitCode, errMsg: msg})
 	}
 	return result
+}
+
+// writeOut prints a checked -w format.
+func (f *Factory) writeOut(format string, in writeOutInput) {
+	s, err := expandWriteOut(format, writeOutVars(in))
+	if err != nil {
+		return // checked before sending
+	}
+	io.WriteString(f.IO.Out, s) //nolint:errcheck // stdout closed: nothing to say
 }
 
 func kindOrNone(k string) string {

@@ -257,18 +257,18 @@ type atomicOutput struct {
 func createOutput(path string) (*atomicOutput, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
-			return nil, usagef("-o takes a file name", "%s is a directory", path)
+			return nil, &ExitError{Code: ExitWrite, Err: fmt.Errorf("cannot write %s: it is a directory", path), Hint: "-o takes a file name"}
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
-			return nil, usagef("", "cannot write %s: %s", path, shortPathErr(err))
+			return nil, &ExitError{Code: ExitWrite, Err: fmt.Errorf("cannot write %s: %s", path, shortPathErr(err))}
 		}
 		return &atomicOutput{f: f, path: path, direct: true}, nil
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".part*")
 	if err != nil {
-		return nil, usagef("-o FILE needs a writable directory", "cannot write %s: %s", path, shortPathErr(err))
+		return nil, &ExitError{Code: ExitWrite, Err: fmt.Errorf("cannot write %s: %s", path, shortPathErr(err)), Hint: "-o FILE needs a writable directory"}
 	}
 	return &atomicOutput{f: f, path: path}, nil
 }

@@ -39,6 +39,9 @@ func Bytes(n int) []byte {
 //	/text?s=S        S as text/plain
 //	/redirect?to=URL 302 to URL
 //	/flaky?key=K&fail=N&code=C   answers C (default 503, Retry-After: 0) N times per key, then 200
+//	/seen?key=K      how many requests /flaky?key=K got (without counting one)
+//	/hangup          closes the connection without answering
+//	/loop            302 to itself, forever
 func Handler() http.Handler {
 	var mu sync.Mutex
 	flaky := map[string]int{}
@@ -103,6 +106,24 @@ func Handler() http.Handler {
 	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := flaky[r.URL.Query().Get("key")]
+		mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"count": n})
+	})
+	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Path, http.StatusFound)
 	})
 	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
