@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -122,4 +126,33 @@ func joinData(parts []*bodySource) (*bodySource, error) {
 		buf.Write(p.inline)
 	}
 	return bytesBody(buf.Bytes()), nil
+}
+
+// decodeBody undoes a gzip or deflate Content-Encoding; other encodings
+// (or none) pass through unchanged.
+func decodeBody(encoding string, r io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "gzip", "x-gzip":
+		br := bufio.NewReader(r)
+		if _, err := br.Peek(1); err != nil {
+			return br, nil // an empty body (204, 304)
+		}
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &ExitError{Code: ExitBadEncoding, Err: fmt.Errorf("the answer says gzip but is not: %v", err)}
+		}
+		return zr, nil
+	case "deflate":
+		// HTTP's deflate is zlib-wrapped; some servers send raw deflate.
+		br := bufio.NewReader(r)
+		if hdr, err := br.Peek(2); err == nil && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 && hdr[0]&0x0f == 8 {
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, &ExitError{Code: ExitBadEncoding, Err: fmt.Errorf("the answer says deflate but is not: %v", err)}
+			}
+			return zr, nil
+		}
+		return flate.NewReader(br), nil
+	}
+	return r, nil
 }

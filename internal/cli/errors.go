@@ -33,6 +33,7 @@ const (
 	ExitWrite       = 23 // cannot write the output (-o, stdout)
 	ExitTimeout     = 28
 	ExitTLS         = 35 // TLS handshake failed
+	ExitBadEncoding = 61 // the answer's Content-Encoding cannot be decoded
 	ExitRedirects   = 47 // too many redirects
 	ExitEmptyReply  = 52 // the server closed without answering
 	ExitSend        = 55 // failure sending data
@@ -112,6 +113,9 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 		h := "list profiles with `gwcurl profiles list`"
 		if len(nf.Available) > 0 {
 			h = fmt.Sprintf("known profiles: %v; add one with `gwcurl profiles add %s`", nf.Available, nf.Name)
+			if sg := suggest(nf.Name, nf.Available); sg != "" {
+				h = strings.TrimPrefix(sg, "; ") + " " + h
+			}
 		}
 		return ExitUsage, h
 	case errors.As(err, &cfg):

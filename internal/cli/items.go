@@ -149,6 +149,40 @@ func validHeaderValue(v string) bool {
 
 // isMethod reports whether s looks like an HTTP method: an upper-case
 // token such as GET or PURGE.
+// isURLArg reports whether an argument is an absolute URL (scheme://...),
+// as opposed to an item such as Referer:https://x.
+func isURLArg(a string) bool {
+	i := strings.Index(a, "://")
+	if i < 1 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := a[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// standardMethods may be given in lower case (get, post, ...), as httpie
+// and xh accept them.
+var standardMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+
+// methodArg returns the method an argument names, upper-cased when it is
+// a standard method in lower case.
+func methodArg(s string) (string, bool) {
+	if isMethod(s) {
+		return s, true
+	}
+	for _, m := range standardMethods {
+		if s == strings.ToLower(m) {
+			return m, true
+		}
+	}
+	return "", false
+}
+
 func isMethod(s string) bool {
 	if s == "" || s[0] < 'A' || s[0] > 'Z' {
 		return false
@@ -174,6 +208,10 @@ func applyHeader(h http.Header, name, value string, remove bool) {
 func validateItems(args []string) ([]item, error) {
 	items := make([]item, 0, len(args))
 	for _, a := range args {
+		if isURLArg(a) {
+			return nil, usagef("gwcurl sends one request per command: run it once per URL, or list the requests in a file for `gwcurl run`",
+				"a second URL %q (items come after the one URL)", a)
+		}
 		it, err := parseItem(a)
 		if err != nil {
 			return nil, err

@@ -46,6 +46,7 @@ type RequestOptions struct {
 	RetryDelay float64
 	Location   bool
 	MaxRedirs  int
+	Compressed bool
 	Insecure   bool
 	CACert     string
 	WriteOut   string
@@ -97,6 +98,7 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 	fl.Float64Var(&o.RetryDelay, "retry-delay", 0, "seconds between retries (default: exponential from 1s, or Retry-After)")
 	fl.BoolVarP(&o.Location, "location", "L", false, "follow redirects (credentials never go to another host)")
 	fl.IntVar(&o.MaxRedirs, "max-redirs", 50, "maximum redirects to follow with -L")
+	fl.BoolVar(&o.Compressed, "compressed", false, "ask for a compressed answer (gzip, deflate) and decode it")
 	fl.BoolVarP(&o.Insecure, "insecure", "k", false, "do not verify the server's TLS certificate")
 	fl.StringVar(&o.CACert, "cacert", "", "PEM file of CA certificates to verify the server with")
 	fl.StringVarP(&o.WriteOut, "write-out", "w", "", "print FORMAT after the transfer (%{http_code}, %{time_total}, %{json}, ...; @FILE)")
@@ -253,15 +255,68 @@ type resolvedRequest struct {
 	extraRed []string // extra header names to redact (identity header)
 }
 
+// mentionsHeader reports whether the profile, -H or an item sets or
+// removes the header name.
+func mentionsHeader(flags []string, items []item, p *profiles.Profile, name string) bool {
+	if p != nil {
+		for k := range p.Headers {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+	}
+	for _, h := range flags {
+		if n, _, _, err := parseHeaderFlag(h); err == nil && strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	for _, it := range items {
+		if it.kind == itemHeader && strings.EqualFold(it.key, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstOr(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// checkCommandTypo refuses a first argument that looks like a mistyped
+// subcommand (`gwcurl whomai`) instead of requesting http://whomai/: a
+// bare word, no dot, colon or slash, close to a command's name.
+func checkCommandTypo(root *cobra.Command, word string) error {
+	if word == "" || word == "localhost" || strings.ContainsAny(word, ".:/[@") {
+		return nil
+	}
+	if _, ok := methodArg(word); ok {
+		return nil
+	}
+	var names []string
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() || c.Name() == "help" {
+			names = append(names, c.Name())
+			names = append(names, c.Aliases...)
+		}
+	}
+	if s := suggest(word, names); s != "" {
+		return usagef("run `gwcurl --help` for the commands; to request the host, write http://"+word+"/",
+			"unknown command %q%s", word, s)
+	}
+	return nil
+}
+
 // resolve turns arguments, flags and the profile into a request.
 func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequest, error) {
 	args := o.Args
 	method := ""
-	if len(args) > 0 && isMethod(args[0]) && !strings.Contains(args[0], "/") {
-		if len(args) == 1 {
-			return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
-		}
-		method, args = args[0], args[1:]
+	if m, ok := methodArg(firstOr(args)); ok && len(args) > 1 {
+		method, args = m, args[1:]
+	} else if ok && isMethod(args[0]) {
+		return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
 	}
 	if len(args) == 0 {
 		return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]; see gwcurl --help", "no URL given")
@@ -409,6 +464,15 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		if rr.header.Get("Accept") == "" {
 			rr.header.Set("Accept", "application/json, */*;q=0.5")
 		}
+	}
+
+	// Accept: */* as curl sends, unless JSON was asked for or the user
+	// set or removed it; --compressed asks for gzip and deflate.
+	if rr.header.Get("Accept") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept") {
+		rr.header.Set("Accept", "*/*")
+	}
+	if o.Compressed && rr.header.Get("Accept-Encoding") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept-Encoding") {
+		rr.header.Set("Accept-Encoding", "gzip, deflate")
 	}
 
 	// Method: -X > positional > HEAD for -I > POST with a body > GET.

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -43,6 +46,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			if len(args) == 0 {
 				return cmd.Help()
 			}
+			if err := checkCommandTypo(cmd, args[0]); err != nil {
+				return err
+			}
 			o.Args = args
 			o.jsonSet = cmd.Flags().Changed("json")
 			err := f.runRequest(cmd.Context(), o)
@@ -56,9 +62,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.PersistentFlags().StringVarP(&o.Profile, "profile", "p", "", "profile to use (env GWCURL_PROFILE; default: the config's current)")
 	addRequestFlags(root, o)
 	root.Flags().SortFlags = false
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &UsageError{Err: err, Hint: "see `gwcurl --help`"}
-	})
+	root.SetFlagErrorFunc(flagError)
 
 	root.AddCommand(
 		newCmdVersion(f),
@@ -86,4 +90,24 @@ func newCmdVersion(f *Factory) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// flagError is a flag parsing error, exit 2, with the closest flag name as a
+// suggestion ("unknown flag: --verbos; did you mean --verbose?").
+func flagError(cmd *cobra.Command, err error) error {
+	hint := "see `gwcurl " + strings.TrimPrefix(cmd.CommandPath()+" ", "gwcurl ") + "--help`"
+	hint = strings.Replace(hint, "gwcurl  --help", "gwcurl --help", 1)
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		var names []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden {
+				names = append(names, f.Name)
+			}
+		})
+		if s := suggest(name, names); s != "" {
+			return &UsageError{Err: errors.New(msg + strings.Replace(s, "did you mean ", "did you mean --", 1)), Hint: hint}
+		}
+	}
+	return &UsageError{Err: err, Hint: hint}
 }

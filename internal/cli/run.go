@@ -166,6 +166,13 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		atomic *atomicOutput
 	)
 	var body io.Reader = resp.Body
+	if rr.header.Get("Accept-Encoding") != "" && rr.method != http.MethodHead {
+		// The user asked for an encoding (--compressed, or the header):
+		// decode it, as curl --compressed does.
+		if body, err = decodeBody(resp.Header.Get("Content-Encoding"), body); err != nil {
+			return err
+		}
+	}
 	var explained bytes.Buffer
 	explainIt := rec != nil && (resp.StatusCode < 200 || resp.StatusCode > 299)
 	if explainIt {

@@ -4,6 +4,8 @@
 package testorigin
 
 import (
+	"compress/gzip"
+	"compress/zlib"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -40,6 +42,8 @@ func Bytes(n int) []byte {
 //	/redirect?to=URL 302 to URL
 //	/flaky?key=K&fail=N&code=C   answers C (default 503, Retry-After: 0) N times per key, then 200
 //	/seen?key=K      how many requests /flaky?key=K got (without counting one)
+//	/gzip            a JSON document, gzip-encoded when Accept-Encoding allows gzip,
+//	                 else deflate (zlib) when it allows deflate
 //	/hangup          closes the connection without answering
 //	/loop            302 to itself, forever
 func Handler() http.Handler {
@@ -112,6 +116,26 @@ func Handler() http.Handler {
 		n := flaky[r.URL.Query().Get("key")]
 		mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"count": n})
+	})
+	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		doc := []byte(`{"compressed":true,"items":["a","b","c"]}` + "\n")
+		ae := r.Header.Get("Accept-Encoding")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Vary", "Accept-Encoding")
+		switch {
+		case strings.Contains(ae, "gzip"):
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write(doc) //nolint:errcheck
+			zw.Close()    //nolint:errcheck
+		case strings.Contains(ae, "deflate"):
+			w.Header().Set("Content-Encoding", "deflate")
+			zw := zlib.NewWriter(w)
+			zw.Write(doc) //nolint:errcheck
+			zw.Close()    //nolint:errcheck
+		default:
+			w.Write(doc) //nolint:errcheck
+		}
 	})
 	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
 		if hj, ok := w.(http.Hijacker); ok {
