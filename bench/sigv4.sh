@@ -6,7 +6,7 @@
 #     `curl --aws-sigv4` vs a Python botocore+requests signer
 #     (bench/sigv4_botocore.py), one hyperfine run, ratios of medians
 #     (targets: gwcurl/python <= 0.05; gwcurl/curl reported);
-#  2. a 1 GiB `-d @file` signed upload (the body is hashed by streaming it,
+#  2. a 1 GiB `--data-binary @file` signed upload (the body is hashed by streaming it,
 #     then streamed again to the wire) to a local sink that discards it:
 #     gwcurl's peak RSS from /usr/bin/time -v (target <= 64 MiB), and its
 #     wall time against `curl -T` of the same file, unsigned (target <= 1.5).
@@ -74,7 +74,7 @@ case $got in *"\"bytes\": $SIZE"*) ;; *) echo "the signed upload did not deliver
 RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/sigv4-upload.time")
 
 hyperfine -N --warmup 1 --runs "${UPLOAD_RUNS:-5}" --export-json "$OUT/sigv4-upload.json" \
-  "$GW -s -o /dev/null -X PUT --auth sigv4 --service lambda --region us-east-1 -d @$BIG $SINK/upload" \
+  "$GW -s -o /dev/null -X PUT --auth sigv4 --service lambda --region us-east-1 --data-binary @$BIG $SINK/upload" \
   "curl -s -o /dev/null -T $BIG $SINK/upload" >&2
 
 echo "gateway: $GATEWAY_USED"

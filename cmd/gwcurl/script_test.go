@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -88,6 +89,7 @@ func TestScript(t *testing.T) {
 			e.Defer(origin.Close)
 			e.Setenv("ORIGIN", origin.URL)
 			e.Setenv("ORIGIN_HOST", strings.TrimPrefix(origin.URL, "http://"))
+			e.Setenv("ORIGIN_PORT", origin.URL[strings.LastIndexByte(origin.URL, ':')+1:])
 			tlsOrigin := httptest.NewTLSServer(testorigin.Handler())
 			e.Defer(tlsOrigin.Close)
 			e.Setenv("ORIGIN_TLS", tlsOrigin.URL)
@@ -157,6 +159,40 @@ func TestScript(t *testing.T) {
 				}
 				if got != want {
 					ts.Fatalf("%s exited %d, want %d\n%s", args[1], got, want, out)
+				}
+			},
+			// sameecho A B [HEADER...]: two answers of the origin's echo (one
+			// for curl, one for gwcurl) saw the same request: method, path,
+			// query, body, Content-Type and Content-Length, and each HEADER.
+			"sameecho": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: sameecho A B [HEADER...]")
+				}
+				type echo struct {
+					Method, Path, Query, BodySHA string
+					Length                       int
+					Headers                      map[string]string
+				}
+				read := func(name string) echo {
+					var raw struct {
+						Method  string            `json:"method"`
+						Path    string            `json:"path"`
+						Query   string            `json:"query"`
+						SHA     string            `json:"body_sha256"`
+						Length  int               `json:"body_length"`
+						Headers map[string]string `json:"headers"`
+					}
+					ts.Check(json.Unmarshal([]byte(ts.ReadFile(name)), &raw))
+					return echo{raw.Method, raw.Path, raw.Query, raw.SHA, raw.Length, raw.Headers}
+				}
+				a, b := read(args[0]), read(args[1])
+				if a.Method != b.Method || a.Path != b.Path || a.Query != b.Query || a.BodySHA != b.BodySHA || a.Length != b.Length {
+					ts.Fatalf("different requests:\n%s %s?%s body %d %s\n%s %s?%s body %d %s", a.Method, a.Path, a.Query, a.Length, a.BodySHA, b.Method, b.Path, b.Query, b.Length, b.BodySHA)
+				}
+				for _, h := range append([]string{"Content-Type", "Content-Length"}, args[2:]...) {
+					if a.Headers[h] != b.Headers[h] {
+						ts.Fatalf("header %s: %q vs %q", h, a.Headers[h], b.Headers[h])
+					}
 				}
 			},
 			// waitfile FILE: wait (up to 10s) until FILE exists and is not empty.

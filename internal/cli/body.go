@@ -6,7 +6,6 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,24 +107,6 @@ func spoolStdin(r io.Reader) (*bodySource, error) {
 		label:   "@-",
 		path:    name,
 	}, nil
-}
-
-// joinData joins repeated -d values with '&' as curl does.
-func joinData(parts []*bodySource) (*bodySource, error) {
-	if len(parts) == 1 {
-		return parts[0], nil
-	}
-	var buf bytes.Buffer
-	for i, p := range parts {
-		if p.inline == nil && p.length != 0 {
-			return nil, errors.Join(usagef("give one -d @FILE, or several inline -d values", "cannot combine -d @FILE with other -d values"))
-		}
-		if i > 0 {
-			buf.WriteByte('&')
-		}
-		buf.Write(p.inline)
-	}
-	return bytesBody(buf.Bytes()), nil
 }
 
 // decodeBody undoes a gzip or deflate Content-Encoding; other encodings

@@ -28,7 +28,21 @@ type RequestOptions struct {
 
 	Method     string
 	Headers    []string
-	Data       []string
+	Data       []string  // every -d family value, in order (dataArgs has their modes)
+	dataArgs   []dataArg // -d, --data-binary, --data-raw, --data-urlencode
+
+	Get              bool
+	User             string
+	UserAgent        string
+	Referer          string
+	Range            string
+	UploadFile       string
+	RemoteName       bool
+	RemoteHeaderName bool
+	Resolve          []string
+	HTTP11           bool
+	HTTP2            bool
+
 	JSON       string
 	jsonSet    bool
 	Include    bool
@@ -80,8 +94,7 @@ func addRequestFlags(cmd *cobra.Command, o *RequestOptions) {
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Method, "request", "X", "", "HTTP method to use")
 	fl.StringArrayVarP(&o.Headers, "header", "H", nil, `extra header "Name: value" ("Name:" removes it); repeatable`)
-	fl.StringArrayVarP(&o.Data, "data", "d", nil, "request body: DATA, @FILE or @- for stdin (binary-safe)")
-	fl.StringArrayVar(&o.Data, "data-binary", nil, "same as --data")
+	addCurlFlags(fl, o)
 	fl.StringVar(&o.JSON, "json", "", "JSON body (DATA, @FILE or @-), with JSON Content-Type and Accept")
 	fl.BoolVarP(&o.Include, "include", "i", false, "include the response status and headers in the output")
 	fl.BoolVarP(&o.Head, "head", "I", false, "send HEAD and print the response headers")
@@ -178,9 +191,19 @@ func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
 	if o.ConnectTO > 0 {
 		dialer.Timeout = time.Duration(o.ConnectTO * float64(time.Second))
 	}
+	if o.HTTP11 && o.HTTP2 {
+		return nil, usagef("pick one", "--http1.1 and --http2 are mutually exclusive")
+	}
+	dial := dialer.DialContext
+	if len(o.Resolve) > 0 {
+		var err error
+		if dial, err = resolveDialer(o.Resolve, dial); err != nil {
+			return nil, err
+		}
+	}
 	t := &http.Transport{
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
+		DialContext:           dial,
+		ForceAttemptHTTP2:     !o.HTTP11,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
@@ -230,6 +253,9 @@ func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
 			tc.RootCAs = pool
 		}
 		t.TLSClientConfig = tc
+	}
+	if o.HTTP11 {
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // no h2 in ALPN
 	}
 	return t, nil
 }
@@ -415,32 +441,42 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	// Body.
 	nJSON := countJSON(items)
 	sources := 0
-	for _, n := range []bool{len(o.Data) > 0, o.jsonSet, nJSON > 0} {
+	for _, n := range []bool{len(o.Data) > 0, o.jsonSet, nJSON > 0, o.UploadFile != ""} {
 		if n {
 			sources++
 		}
 	}
 	if sources > 1 {
-		return nil, usagef("use one of -d, --json or JSON items (name=value)", "more than one request body given")
+		return nil, usagef("use one of -d, -T, --json or JSON items (name=value)", "more than one request body given")
 	}
 	switch {
-	case len(o.Data) > 0:
-		var parts []*bodySource
-		for _, d := range o.Data {
-			b, err := dataBody(d, f.IO.In)
-			if err != nil {
-				for _, p := range parts {
-					p.Close()
-				}
-				return nil, err
-			}
-			parts = append(parts, b)
+	case len(o.dataArgs) > 0 && o.Get:
+		// -G: the data becomes the query string of a GET, as curl does.
+		b, err := curlData(o.dataArgs, f.IO.In)
+		if err != nil {
+			return nil, err
 		}
-		if rr.body, err = joinData(parts); err != nil {
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += string(b.inline)
+	case len(o.dataArgs) > 0:
+		if rr.body, err = curlData(o.dataArgs, f.IO.In); err != nil {
 			return nil, err
 		}
 		if rr.header.Get("Content-Type") == "" {
 			rr.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	case o.UploadFile != "":
+		var target string
+		if rr.body, target, err = uploadBody(o, f.IO.In, u.String()); err != nil {
+			return nil, err
+		}
+		if target != u.String() {
+			if u, err = url.Parse(target); err != nil {
+				return nil, usagef("", "invalid URL %q", target)
+			}
+			rr.url = u
 		}
 	case o.jsonSet:
 		if rr.body, err = dataBody(o.JSON, f.IO.In); err != nil {
@@ -466,6 +502,10 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		}
 	}
 
+	if err := f.curlHeaders(o, rr); err != nil {
+		return nil, err
+	}
+
 	// Accept: */* as curl sends, unless JSON was asked for or the user
 	// set or removed it; --compressed asks for gzip and deflate.
 	if rr.header.Get("Accept") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept") {
@@ -483,6 +523,8 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		rr.method = method
 	case o.Head:
 		rr.method = http.MethodHead
+	case o.UploadFile != "":
+		rr.method = http.MethodPut
 	case rr.body != nil:
 		rr.method = http.MethodPost
 	default:

@@ -124,6 +124,9 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 				return fmt.Errorf("maximum (%d) redirects followed: %w", o.MaxRedirs, errTooManyRedirects)
 			}
 			stats.redirects = len(via)
+			if via[0].Header.Get("Referer") == "" {
+				req.Header.Del("Referer") // curl sends none on redirects (net/http would)
+			}
 			if trace != nil {
 				trace("* following redirect to %s", req.URL.Redacted())
 			}
@@ -149,6 +152,11 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		stats.sizeUpload = rr.body.length
 	}
 
+	if o.RemoteName && o.Output == "" {
+		if o.Output, err = remoteName(o, rr.url.String(), resp); err != nil {
+			return err
+		}
+	}
 	failed := (o.Fail || o.FailBody) && resp.StatusCode >= 400
 	showStatus := (f.IO.IsStderrTTY() && !o.Silent) || o.Verbose
 	if showStatus && !o.Verbose {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -149,3 +150,26 @@ func newStyles(w io.Writer, color bool) *Styles {
 
 // Renderer exposes the lipgloss renderer (for tables).
 func (st *Styles) Renderer() *lipgloss.Renderer { return st.renderer }
+
+// ReadPassword asks on stderr and reads one line from stdin without echo
+// when stdin is a terminal (a line as typed otherwise).
+func (s *IOStreams) ReadPassword(prompt string) (string, error) {
+	io.WriteString(s.ErrOut, prompt) //nolint:errcheck
+	defer io.WriteString(s.ErrOut, "\n") //nolint:errcheck
+	if f, ok := s.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		return string(b), err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := s.In.Read(buf)
+		if n == 1 && buf[0] != '\n' {
+			line = append(line, buf[0])
+			continue
+		}
+		if n == 1 || err != nil {
+			return strings.TrimSuffix(string(line), "\r"), nil
+		}
+	}
+}

@@ -44,6 +44,7 @@ func Bytes(n int) []byte {
 //	/seen?key=K      how many requests /flaky?key=K got (without counting one)
 //	/gzip            a JSON document, gzip-encoded when Accept-Encoding allows gzip,
 //	                 else deflate (zlib) when it allows deflate
+//	/download?name=N text with Content-Disposition: attachment; filename="N"
 //	/hangup          closes the connection without answering
 //	/loop            302 to itself, forever
 func Handler() http.Handler {
@@ -136,6 +137,11 @@ func Handler() http.Handler {
 		default:
 			w.Write(doc) //nolint:errcheck
 		}
+	})
+	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(r.URL.Query().Get("name"), `"`, "")+`"`)
+		io.WriteString(w, "downloaded\n") //nolint:errcheck
 	})
 	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
 		if hj, ok := w.(http.Hijacker); ok {

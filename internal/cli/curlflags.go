@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// curl's flags with curl's meaning (docs/coming-from-curl.md).
+
+// Data modes of the -d family, as curl reads them.
+const (
+	dataASCII     = "ascii"     // -d, --data, --data-ascii: @FILE with CR and LF stripped
+	dataBinary    = "binary"    // --data-binary: @FILE byte for byte
+	dataRaw       = "raw"       // --data-raw: no @ meaning
+	dataURLEncode = "urlencode" // --data-urlencode: [name]=content, [name]@file, URL-encoded
+)
+
+type dataArg struct {
+	mode  string
+	value string
+}
+
+// dataFlag appends to the ordered -d list with its mode, so -d, --data-raw
+// and --data-urlencode mix as curl joins them (with &).
+type dataFlag struct {
+	o    *RequestOptions
+	mode string
+}
+
+func (d dataFlag) String() string { return "" }
+func (d dataFlag) Type() string   { return "string" }
+func (d dataFlag) Set(v string) error {
+	d.o.dataArgs = append(d.o.dataArgs, dataArg{d.mode, v})
+	d.o.Data = append(d.o.Data, v)
+	return nil
+}
+
+// addCurlFlags registers curl's transfer flags beyond the core set.
+func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
+	fl.VarP(dataFlag{o, dataASCII}, "data", "d", "request body: DATA, @FILE (CR/LF stripped, as curl) or @- for stdin")
+	fl.Var(dataFlag{o, dataASCII}, "data-ascii", "same as --data")
+	fl.Var(dataFlag{o, dataBinary}, "data-binary", "request body: DATA or @FILE sent byte for byte")
+	fl.Var(dataFlag{o, dataRaw}, "data-raw", "request body: DATA, with no @FILE meaning")
+	fl.Var(dataFlag{o, dataURLEncode}, "data-urlencode", "URL-encoded body part: content, =content, name=content, @file or name@file")
+	fl.BoolVarP(&o.Get, "get", "G", false, "send the -d data as the query string of a GET")
+	fl.StringVarP(&o.User, "user", "u", "", "basic auth user:password (the password is asked for on a terminal when left out)")
+	fl.StringVarP(&o.UserAgent, "user-agent", "A", "", "User-Agent to send")
+	fl.StringVarP(&o.Referer, "referer", "e", "", "Referer to send")
+	fl.StringVarP(&o.Range, "range", "r", "", "byte range to ask for, such as 0-499")
+	fl.StringVarP(&o.UploadFile, "upload-file", "T", "", "PUT this file (streamed; - for stdin); a URL ending in / gets the file name")
+	fl.BoolVarP(&o.RemoteName, "remote-name", "O", false, "write the body to a file named like the URL's last path segment")
+	fl.BoolVarP(&o.RemoteHeaderName, "remote-header-name", "J", false, "with -O, use the file name of Content-Disposition")
+	fl.StringArrayVar(&o.Resolve, "resolve", nil, "HOST:PORT:ADDR: connect to ADDR for HOST:PORT; repeatable")
+	fl.BoolVar(&o.HTTP11, "http1.1", false, "use HTTP/1.1 only")
+	fl.BoolVar(&o.HTTP2, "http2", false, "use HTTP/2 (over TLS; the default for https where the server offers it)")
+}
+
+// curlHeaders applies -A, -e, -r and -u to the request's headers, where the
+// user did not set the header otherwise.
+func (f *Factory) curlHeaders(o *RequestOptions, rr *resolvedRequest) error {
+	set := func(name, v string) {
+		if v != "" && rr.header.Get(name) == "" {
+			rr.header.Set(name, v)
+		}
+	}
+	set("User-Agent", o.UserAgent)
+	set("Referer", o.Referer)
+	if o.Range != "" {
+		set("Range", "bytes="+o.Range)
+	}
+	if o.User != "" {
+		user, pass, ok := strings.Cut(o.User, ":")
+		if !ok {
+			if !f.IO.CanPrompt() {
+				return usagef("pass -u USER:PASSWORD (or run it on a terminal to be asked)", "-u %s has no password and there is no terminal to ask on", user)
+			}
+			p, err := f.IO.ReadPassword(fmt.Sprintf("Enter host password for user '%s': ", user))
+			if err != nil {
+				return err
+			}
+			pass = p
+		}
+		r := &http.Request{Header: http.Header{}}
+		r.SetBasicAuth(user, pass)
+		set("Authorization", r.Header.Get("Authorization"))
+	}
+	return nil
+}
+
+// curlData builds the body of the -d family: each part read as its mode
+// says, joined with & as curl does.
+func curlData(args []dataArg, stdin io.Reader) (*bodySource, error) {
+	if len(args) == 1 && args[0].mode == dataBinary {
+		return dataBody(args[0].value, stdin) // streamed, never read whole
+	}
+	var buf bytes.Buffer
+	for i, a := range args {
+		if i > 0 {
+			buf.WriteByte('&')
+		}
+		switch a.mode {
+		case dataRaw:
+			buf.WriteString(a.value)
+		case dataURLEncode:
+			part, err := urlencodePart(a.value, stdin)
+			if err != nil {
+				return nil, err
+			}
+			buf.WriteString(part)
+		default:
+			b, err := readDataArg(a.value, stdin)
+			if err != nil {
+				return nil, err
+			}
+			if a.mode == dataASCII && strings.HasPrefix(a.value, "@") {
+				b = curlTextFile(b)
+			}
+			buf.Write(b)
+		}
+	}
+	return bytesBody(buf.Bytes()), nil
+}
+
+// curlTextFile is what curl makes of a -d @FILE: it reads the file as
+// text lines, each cut at its first CR (so CRLF and LF both go) and at a
+// NUL byte, and joins them without newlines. For binary data, use
+// --data-binary (or -T), which send the file byte for byte.
+func curlTextFile(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if i := bytes.IndexByte(line, '\r'); i >= 0 {
+			line = line[:i]
+		}
+		if i := bytes.IndexByte(line, 0); i >= 0 {
+			line = line[:i]
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+// readDataArg returns a -d value: literal data, or the contents of @FILE
+// (@- is stdin).
+func readDataArg(v string, stdin io.Reader) ([]byte, error) {
+	name, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return []byte(v), nil
+	}
+	if name == "-" {
+		if stdin == nil {
+			return nil, nil
+		}
+		return io.ReadAll(stdin)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, usagef("-d @FILE reads the request body from FILE; use -d @- for stdin", "cannot read %s: %s", name, shortPathErr(err))
+	}
+	return b, nil
+}
+
+// urlencodePart is one --data-urlencode value, as curl reads it.
+func urlencodePart(v string, stdin io.Reader) (string, error) {
+	if i := strings.IndexAny(v, "=@"); i >= 0 {
+		name := v[:i]
+		if v[i] == '@' {
+			b, err := readDataArg(v[i:], stdin)
+			if err != nil {
+				return "", err
+			}
+			return withName(name, url.QueryEscape(string(b))), nil
+		}
+		return withName(name, url.QueryEscape(v[i+1:])), nil
+	}
+	return url.QueryEscape(v), nil // curl 7.88 writes a space as +, as forms do
+}
+
+func withName(name, value string) string {
+	if name == "" {
+		return value
+	}
+	return name + "=" + value
+}
+
+// uploadBody is -T FILE: the file streamed (stdin spooled), PUT unless -X
+// says otherwise, and the URL completed with the file name when it ends in /.
+func uploadBody(o *RequestOptions, stdin io.Reader, u string) (*bodySource, string, error) {
+	b, err := dataBody("@"+o.UploadFile, stdin)
+	if err != nil {
+		return nil, "", err
+	}
+	if strings.HasSuffix(u, "/") && o.UploadFile != "-" {
+		u += pathEscapeSegment(filepath.Base(o.UploadFile))
+	}
+	return b, u, nil
+}
+
+func pathEscapeSegment(s string) string { return url.PathEscape(s) }
+
+// remoteName is -O's file name: the URL's last path segment, or with -J
+// the Content-Disposition filename (its base name only, never a path).
+func remoteName(o *RequestOptions, reqURL string, resp *http.Response) (string, error) {
+	if o.RemoteHeaderName && resp != nil {
+		if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+			if n := safeBase(params["filename"]); n != "" {
+				return n, nil
+			}
+		}
+	}
+	p := reqURL
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if i := strings.Index(p, "://"); i >= 0 {
+		p = p[i+3:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		} else {
+			p = ""
+		}
+	}
+	n := safeBase(path.Base(p))
+	if n == "" || n == "/" || n == "." {
+		return "", usagef("give -o FILE, or a URL that ends in a file name", "-O: the URL has no file name to use")
+	}
+	return n, nil
+}
+
+// safeBase keeps a server-chosen name inside the current directory.
+func safeBase(n string) string {
+	n = filepath.Base(strings.ReplaceAll(n, `\`, "/"))
+	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, ".") && strings.Trim(n, ".") == "" {
+		return ""
+	}
+	return n
+}
+
+// resolveDialer wraps a dial function with --resolve HOST:PORT:ADDR.
+func resolveDialer(entries []string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
+	m := map[string]string{}
+	for _, e := range entries {
+		host, rest, ok1 := strings.Cut(e, ":")
+		port, addr, ok2 := strings.Cut(rest, ":")
+		addr = strings.Trim(addr, "[]")
+		if !ok1 || !ok2 || host == "" || port == "" || net.ParseIP(addr) == nil {
+			return nil, usagef("--resolve takes HOST:PORT:ADDR, such as example.com:443:127.0.0.1", "invalid --resolve %q", e)
+		}
+		m[strings.ToLower(host)+":"+port] = net.JoinHostPort(addr, port)
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := m[strings.ToLower(addr)]; ok {
+			addr = to
+		}
+		return dial(ctx, network, addr)
+	}, nil
+}
