@@ -26,10 +26,10 @@ import (
 type RequestOptions struct {
 	Profile string
 
-	Method     string
-	Headers    []string
-	Data       []string  // every -d family value, in order (dataArgs has their modes)
-	dataArgs   []dataArg // -d, --data-binary, --data-raw, --data-urlencode
+	Method   string
+	Headers  []string
+	Data     []string  // every -d family value, in order (dataArgs has their modes)
+	dataArgs []dataArg // -d, --data-binary, --data-raw, --data-urlencode
 
 	Get              bool
 	User             string

@@ -154,7 +154,7 @@ func (st *Styles) Renderer() *lipgloss.Renderer { return st.renderer }
 // ReadPassword asks on stderr and reads one line from stdin without echo
 // when stdin is a terminal (a line as typed otherwise).
 func (s *IOStreams) ReadPassword(prompt string) (string, error) {
-	io.WriteString(s.ErrOut, prompt) //nolint:errcheck
+	io.WriteString(s.ErrOut, prompt)     //nolint:errcheck
 	defer io.WriteString(s.ErrOut, "\n") //nolint:errcheck
 	if f, ok := s.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		b, err := term.ReadPassword(int(f.Fd()))
