@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,6 +194,27 @@ func TestScript(t *testing.T) {
 					if a.Headers[h] != b.Headers[h] {
 						ts.Fatalf("header %s: %q vs %q", h, a.Headers[h], b.Headers[h])
 					}
+				}
+			},
+			// samejar A B: two Netscape cookie files hold the same cookies
+			// (comment lines aside, in any order).
+			"samejar": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: samejar A B")
+				}
+				lines := func(name string) []string {
+					var out []string
+					for _, l := range strings.Split(ts.ReadFile(name), "\n") {
+						if l != "" && (!strings.HasPrefix(l, "#") || strings.HasPrefix(l, "#HttpOnly_")) {
+							out = append(out, l)
+						}
+					}
+					sort.Strings(out)
+					return out
+				}
+				a, b := lines(args[0]), lines(args[1])
+				if strings.Join(a, "\n") != strings.Join(b, "\n") {
+					ts.Fatalf("cookie jars differ:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 				}
 			},
 			// waitfile FILE: wait (up to 10s) until FILE exists and is not empty.

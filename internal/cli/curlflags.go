@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -63,6 +65,9 @@ func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.BoolVarP(&o.RemoteName, "remote-name", "O", false, "write the body to a file named like the URL's last path segment")
 	fl.BoolVarP(&o.RemoteHeaderName, "remote-header-name", "J", false, "with -O, use the file name of Content-Disposition")
 	fl.StringArrayVar(&o.Resolve, "resolve", nil, "HOST:PORT:ADDR: connect to ADDR for HOST:PORT; repeatable")
+	fl.StringArrayVarP(&o.Form, "form", "F", nil, "multipart form part: name=value, name=@file[;type=T][;filename=N] or name=<file; repeatable")
+	fl.StringArrayVarP(&o.Cookies, "cookie", "b", nil, `send cookies: "name=value; n2=v2", or a cookie file (Netscape format); repeatable`)
+	fl.StringVarP(&o.CookieJar, "cookie-jar", "c", "", "write every cookie to this file after the transfer (Netscape format)")
 	fl.BoolVar(&o.HTTP11, "http1.1", false, "use HTTP/1.1 only")
 	fl.BoolVar(&o.HTTP2, "http2", false, "use HTTP/2 (over TLS; the default for https where the server offers it)")
 }
@@ -75,6 +80,13 @@ func (f *Factory) curlHeaders(o *RequestOptions, rr *resolvedRequest) error {
 			rr.header.Set(name, v)
 		}
 	}
+	var pairs []string
+	for _, c := range o.Cookies {
+		if h, _ := cookieArg(c); h != "" {
+			pairs = append(pairs, h)
+		}
+	}
+	set("Cookie", strings.Join(pairs, "; "))
 	set("User-Agent", o.UserAgent)
 	set("Referer", o.Referer)
 	if o.Range != "" {
@@ -271,4 +283,109 @@ func resolveDialer(entries []string, dial func(ctx context.Context, network, add
 		}
 		return dial(ctx, network, addr)
 	}, nil
+}
+
+// formBody is -F/--form: a multipart/form-data body, as curl builds it.
+// Each value is name=value, name=@file (a file part), or name=<file (a text
+// field read from a file), with ;type= and ;filename= options. The body is
+// built in memory (as curl's own -F reads its files), so signers and
+// retries can re-read it; large uploads go with -T or --data-binary.
+func formBody(forms []string, stdin io.Reader) (*bodySource, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range forms {
+		name, val, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return nil, "", usagef("-F takes name=value, name=@file or name=<file", "invalid -F %q", f)
+		}
+		ctype, fname := "", ""
+		if strings.HasPrefix(val, "@") || strings.HasPrefix(val, "<") {
+			parts := strings.Split(val, ";")
+			val = parts[0]
+			for _, p := range parts[1:] {
+				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+				switch strings.ToLower(k) {
+				case "type":
+					ctype = v
+				case "filename":
+					fname = strings.Trim(v, `"`)
+				default:
+					return nil, "", usagef("-F options are ;type=TYPE and ;filename=NAME", "unknown -F option %q", p)
+				}
+			}
+		}
+		switch {
+		case strings.HasPrefix(val, "@"):
+			b, err := readDataArg(val, stdin)
+			if err != nil {
+				return nil, "", err
+			}
+			if fname == "" {
+				fname = filepath.Base(val[1:])
+				if val == "@-" {
+					fname = "-"
+				}
+			}
+			if ctype == "" {
+				ctype = curlContentType(fname)
+			}
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, formEscape(name), formEscape(fname)))
+			h.Set("Content-Type", ctype)
+			w, err := mw.CreatePart(h)
+			if err != nil {
+				return nil, "", err
+			}
+			w.Write(b) //nolint:errcheck // a bytes.Buffer
+		default:
+			if strings.HasPrefix(val, "<") {
+				b, err := readDataArg("@"+val[1:], stdin)
+				if err != nil {
+					return nil, "", err
+				}
+				val = string(b)
+			}
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"`, formEscape(name)))
+			if ctype != "" {
+				h.Set("Content-Type", ctype)
+			}
+			w, err := mw.CreatePart(h)
+			if err != nil {
+				return nil, "", err
+			}
+			io.WriteString(w, val) //nolint:errcheck // a bytes.Buffer
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return bytesBody(buf.Bytes()), mw.FormDataContentType(), nil
+}
+
+func formEscape(s string) string {
+	return strings.NewReplacer(`"`, `\"`, "\r", "", "\n", "").Replace(s)
+}
+
+// curlContentType is the type curl gives a file part by its extension.
+func curlContentType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".gif":
+		return "image/gif"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".svg":
+		return "image/svg+xml"
+	case ".txt":
+		return "text/plain"
+	case ".htm", ".html":
+		return "text/html"
+	case ".pdf":
+		return "application/pdf"
+	case ".xml":
+		return "application/xml"
+	}
+	return "application/octet-stream"
 }

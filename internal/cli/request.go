@@ -40,6 +40,9 @@ type RequestOptions struct {
 	RemoteName       bool
 	RemoteHeaderName bool
 	Resolve          []string
+	Cookies          []string
+	Form             []string
+	CookieJar        string
 	HTTP11           bool
 	HTTP2            bool
 
@@ -441,13 +444,13 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	// Body.
 	nJSON := countJSON(items)
 	sources := 0
-	for _, n := range []bool{len(o.Data) > 0, o.jsonSet, nJSON > 0, o.UploadFile != ""} {
+	for _, n := range []bool{len(o.Data) > 0 && !o.Get, o.jsonSet, nJSON > 0, o.UploadFile != "", len(o.Form) > 0} {
 		if n {
 			sources++
 		}
 	}
 	if sources > 1 {
-		return nil, usagef("use one of -d, -T, --json or JSON items (name=value)", "more than one request body given")
+		return nil, usagef("use one of -d, -F, -T, --json or JSON items (name=value)", "more than one request body given")
 	}
 	switch {
 	case len(o.dataArgs) > 0 && o.Get:
@@ -466,6 +469,14 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		}
 		if rr.header.Get("Content-Type") == "" {
 			rr.header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	case len(o.Form) > 0:
+		var ctype string
+		if rr.body, ctype, err = formBody(o.Form, f.IO.In); err != nil {
+			return nil, err
+		}
+		if rr.header.Get("Content-Type") == "" {
+			rr.header.Set("Content-Type", ctype)
 		}
 	case o.UploadFile != "":
 		var target string

@@ -133,7 +133,27 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 			return nil
 		},
 	}
+	var jar *cookieJar
+	if len(o.Cookies) > 0 || o.CookieJar != "" {
+		jar = newCookieJar(f.Now)
+		for _, c := range o.Cookies {
+			if _, file := cookieArg(c); file != "" {
+				if err := jar.loadFile(file); err != nil {
+					return err
+				}
+			}
+		}
+		client.Jar = jar
+	}
 	resp, err := sendWithRetry(ctx, client, o, rr, stats, trace, f.Now)
+	if o.CookieJar != "" {
+		if werr := jar.writeFile(o.CookieJar); werr != nil && err == nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return werr
+		}
+	}
 	if o.PrintCurl && printed != nil {
 		return printCurl(f.IO.Out, printed, rr, o)
 	}

@@ -45,6 +45,8 @@ func Bytes(n int) []byte {
 //	/gzip            a JSON document, gzip-encoded when Accept-Encoding allows gzip,
 //	                 else deflate (zlib) when it allows deflate
 //	/download?name=N text with Content-Disposition: attachment; filename="N"
+//	/setcookie?h=V   answers with one Set-Cookie: V per h (then echoes)
+//	/form            parses a multipart form: its fields, and each file's name, type and sha256
 //	/hangup          closes the connection without answering
 //	/loop            302 to itself, forever
 func Handler() http.Handler {
@@ -142,6 +144,37 @@ func Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(r.URL.Query().Get("name"), `"`, "")+`"`)
 		io.WriteString(w, "downloaded\n") //nolint:errcheck
+	})
+	setCookie := func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range r.URL.Query()["h"] {
+			w.Header().Add("Set-Cookie", v)
+		}
+		echo(w, r)
+	}
+	mux.HandleFunc("/setcookie", setCookie)
+	mux.HandleFunc("/app/setcookie", setCookie) // for cookies' default path
+	mux.HandleFunc("/form", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(8 << 20); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		files := map[string]any{}
+		for name, fhs := range r.MultipartForm.File {
+			var list []map[string]any
+			for _, fh := range fhs {
+				f, err := fh.Open()
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				b, _ := io.ReadAll(f)
+				f.Close()
+				sum := sha256.Sum256(b)
+				list = append(list, map[string]any{"filename": fh.Filename, "type": fh.Header.Get("Content-Type"), "sha256": hex.EncodeToString(sum[:]), "size": len(b)})
+			}
+			files[name] = list
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"fields": r.MultipartForm.Value, "files": files})
 	})
 	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
 		if hj, ok := w.(http.Hijacker); ok {
