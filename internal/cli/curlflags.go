@@ -65,6 +65,7 @@ func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.BoolVarP(&o.RemoteName, "remote-name", "O", false, "write the body to a file named like the URL's last path segment")
 	fl.BoolVarP(&o.RemoteHeaderName, "remote-header-name", "J", false, "with -O, use the file name of Content-Disposition")
 	fl.StringArrayVar(&o.Resolve, "resolve", nil, "HOST:PORT:ADDR: connect to ADDR for HOST:PORT; repeatable")
+	fl.BoolVar(&o.FormItems, "form-items", false, "send name=value items as a form (URL-encoded; multipart with name@file uploads), as httpie -f")
 	fl.StringArrayVarP(&o.Form, "form", "F", nil, "multipart form part: name=value, name=@file[;type=T][;filename=N] or name=<file; repeatable")
 	fl.StringArrayVarP(&o.Cookies, "cookie", "b", nil, `send cookies: "name=value; n2=v2", or a cookie file (Netscape format); repeatable`)
 	fl.StringVarP(&o.CookieJar, "cookie-jar", "c", "", "write every cookie to this file after the transfer (Netscape format)")
@@ -285,82 +286,125 @@ func resolveDialer(entries []string, dial func(ctx context.Context, network, add
 	}, nil
 }
 
+// formPart is one part of a multipart form: a field, or a file.
+type formPart struct {
+	name, value string
+	file        string // read the part from this file (- is stdin)
+	upload      bool   // a file part (filename and type); else a text field
+	ctype       string
+	fname       string
+}
+
 // formBody is -F/--form: a multipart/form-data body, as curl builds it.
 // Each value is name=value, name=@file (a file part), or name=<file (a text
-// field read from a file), with ;type= and ;filename= options. The body is
-// built in memory (as curl's own -F reads its files), so signers and
-// retries can re-read it; large uploads go with -T or --data-binary.
+// field read from a file), with ;type= and ;filename= options.
 func formBody(forms []string, stdin io.Reader) (*bodySource, string, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
+	var parts []formPart
 	for _, f := range forms {
 		name, val, ok := strings.Cut(f, "=")
 		if !ok || name == "" {
 			return nil, "", usagef("-F takes name=value, name=@file or name=<file", "invalid -F %q", f)
 		}
-		ctype, fname := "", ""
+		p := formPart{name: name, value: val}
 		if strings.HasPrefix(val, "@") || strings.HasPrefix(val, "<") {
-			parts := strings.Split(val, ";")
-			val = parts[0]
-			for _, p := range parts[1:] {
-				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			opts := strings.Split(val, ";")
+			p.file, p.upload = opts[0][1:], val[0] == '@'
+			for _, o := range opts[1:] {
+				k, v, _ := strings.Cut(strings.TrimSpace(o), "=")
 				switch strings.ToLower(k) {
 				case "type":
-					ctype = v
+					p.ctype = v
 				case "filename":
-					fname = strings.Trim(v, `"`)
+					p.fname = strings.Trim(v, `"`)
 				default:
-					return nil, "", usagef("-F options are ;type=TYPE and ;filename=NAME", "unknown -F option %q", p)
+					return nil, "", usagef("-F options are ;type=TYPE and ;filename=NAME", "unknown -F option %q", o)
 				}
 			}
 		}
-		switch {
-		case strings.HasPrefix(val, "@"):
-			b, err := readDataArg(val, stdin)
+		parts = append(parts, p)
+	}
+	return multipartBody(parts, stdin)
+}
+
+// multipartBody builds a multipart/form-data body in memory (as curl's own
+// -F reads its files), so signers and retries can re-read it; large
+// uploads go with -T or --data-binary.
+func multipartBody(parts []formPart, stdin io.Reader) (*bodySource, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, p := range parts {
+		val := []byte(p.value)
+		if p.file != "" {
+			b, err := readDataArg("@"+p.file, stdin)
 			if err != nil {
 				return nil, "", err
 			}
+			val = b
+		}
+		h := textproto.MIMEHeader{}
+		if p.upload {
+			fname := p.fname
 			if fname == "" {
-				fname = filepath.Base(val[1:])
-				if val == "@-" {
-					fname = "-"
-				}
+				fname = filepath.Base(p.file)
 			}
+			ctype := p.ctype
 			if ctype == "" {
 				ctype = curlContentType(fname)
 			}
-			h := textproto.MIMEHeader{}
-			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, formEscape(name), formEscape(fname)))
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, formEscape(p.name), formEscape(fname)))
 			h.Set("Content-Type", ctype)
-			w, err := mw.CreatePart(h)
-			if err != nil {
-				return nil, "", err
+		} else {
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"`, formEscape(p.name)))
+			if p.ctype != "" {
+				h.Set("Content-Type", p.ctype)
 			}
-			w.Write(b) //nolint:errcheck // a bytes.Buffer
-		default:
-			if strings.HasPrefix(val, "<") {
-				b, err := readDataArg("@"+val[1:], stdin)
-				if err != nil {
-					return nil, "", err
-				}
-				val = string(b)
-			}
-			h := textproto.MIMEHeader{}
-			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"`, formEscape(name)))
-			if ctype != "" {
-				h.Set("Content-Type", ctype)
-			}
-			w, err := mw.CreatePart(h)
-			if err != nil {
-				return nil, "", err
-			}
-			io.WriteString(w, val) //nolint:errcheck // a bytes.Buffer
 		}
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, "", err
+		}
+		w.Write(val) //nolint:errcheck // a bytes.Buffer
 	}
 	if err := mw.Close(); err != nil {
 		return nil, "", err
 	}
 	return bytesBody(buf.Bytes()), mw.FormDataContentType(), nil
+}
+
+// itemsForm is the body of httpie's form mode (--form-items, or any
+// name@file upload item): URL-encoded fields, or multipart with uploads.
+func itemsForm(items []item, stdin io.Reader) (*bodySource, string, error) {
+	var parts []formPart
+	for _, it := range items {
+		switch it.kind {
+		case itemField:
+			parts = append(parts, formPart{name: it.key, value: it.value})
+		case itemFileField:
+			parts = append(parts, formPart{name: it.key, file: it.value})
+		case itemUpload:
+			parts = append(parts, formPart{name: it.key, file: it.value, upload: true})
+		case itemRawJSON, itemRawJSONFile:
+			return nil, "", usagef("raw JSON items (name:=json) need a JSON body: drop --form-items and file uploads", "item %s:= in a form", it.key)
+		}
+	}
+	if hasUpload(items) {
+		return multipartBody(parts, stdin)
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		v := []byte(p.value)
+		if p.file != "" {
+			var err error
+			if v, err = readDataArg("@"+p.file, stdin); err != nil {
+				return nil, "", err
+			}
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.name) + "=" + url.QueryEscape(string(v)))
+	}
+	return bytesBody([]byte(b.String())), "application/x-www-form-urlencoded", nil
 }
 
 func formEscape(s string) string {

@@ -24,7 +24,10 @@ func TestParseItem(t *testing.T) {
 		{in: "count:=3", kind: itemRawJSON, key: "count", value: "3"},
 		{in: "q==1", kind: itemQuery, key: "q", value: "1"},
 		{in: "url==http://x/y?z=1", kind: itemQuery, key: "url", value: "http://x/y?z=1"},
-		{in: "note@file.txt", kind: itemFileField, key: "note", value: "file.txt"},
+		{in: "note=@file.txt", kind: itemFileField, key: "note", value: "file.txt"},
+		{in: "doc:=@file.json", kind: itemRawJSONFile, key: "doc", value: "file.json"},
+		{in: "up@file.bin", kind: itemUpload, key: "up", value: "file.bin"},
+		{in: "q==@x", kind: itemQuery, key: "q", value: "@x"},
 		{in: "a=b=c", kind: itemField, key: "a", value: "b=c"},
 		{in: `a\:b=c`, kind: itemField, key: "a:b", value: "c"},
 		{in: `a\=b==c`, kind: itemQuery, key: "a=b", value: "c"},
@@ -56,7 +59,10 @@ func TestJSONBody(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "n.txt")
 	os.WriteFile(f, []byte("hi\n"), 0o600)
-	items, err := validateItems([]string{"name=widget", "count:=3", "tags:=[ 1, 2 ]", "note@" + f, "X-A:b", "q==1"})
+	j := filepath.Join(dir, "d.json")
+	os.WriteFile(j, []byte("{ \"x\": [1, 2] }\n"), 0o600)
+	items, err := validateItems([]string{"name=widget", "count:=3", "tags:=[ 1, 2 ]", "note=@" + f, "doc:=@" + j, "X-A:b", "q==1",
+		"user[name]=ann", "user[roles][]=admin", "user[roles][]=dev", "matrix[1]=b", "matrix[0]=a", `esc\[x\]=1`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +70,11 @@ func TestJSONBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"name":"widget","count":3,"tags":[1,2],"note":"hi\n"}`
+	want := `{"name":"widget","count":3,"tags":[1,2],"note":"hi\n","doc":{"x":[1,2]},"user":{"name":"ann","roles":["admin","dev"]},"matrix":["a","b"],"esc[x]":"1"}`
 	if string(got) != want {
 		t.Fatalf("jsonBody = %s, want %s", got, want)
 	}
-	for _, bad := range [][]string{{"a:=nope"}, {"a=1", "a=2"}, {"a@/does/not/exist"}} {
+	for _, bad := range [][]string{{"a:=nope"}, {"a=1", "a=2"}, {"a=@/does/not/exist"}, {"a:=@/does/not/exist"}, {"a[]=1", "a[x]=2"}, {"a=1", "a[b]=2"}, {"a[b=1"}} {
 		items, _ := validateItems(bad)
 		if _, err := jsonBody(items); err == nil {
 			t.Errorf("jsonBody(%q) succeeded, want an error", bad)

@@ -42,6 +42,7 @@ type RequestOptions struct {
 	Resolve          []string
 	Cookies          []string
 	Form             []string
+	FormItems        bool
 	CookieJar        string
 	HTTP11           bool
 	HTTP2            bool
@@ -498,6 +499,14 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		}
 		if rr.header.Get("Accept") == "" {
 			rr.header.Set("Accept", "application/json")
+		}
+	case nJSON > 0 && (o.FormItems || hasUpload(items)):
+		var ctype string
+		if rr.body, ctype, err = itemsForm(items, f.IO.In); err != nil {
+			return nil, err
+		}
+		if rr.header.Get("Content-Type") == "" {
+			rr.header.Set("Content-Type", ctype)
 		}
 	case nJSON > 0:
 		b, err := jsonBody(items)

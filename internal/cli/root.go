@@ -26,7 +26,8 @@ func NewRootCmd(f *Factory) *cobra.Command {
 
 			Items (httpie style):  Name:Value header · Name: removes a header ·
 			name=value JSON string · name:=json raw JSON · name==value query
-			parameter · name@file JSON string read from a file.
+			parameter · name=@file string from a file · name:=@file raw JSON from a
+			file · name@file file upload (multipart) · nested keys a[b]=1, a[]=1.
 		`),
 		Example: heredoc.Doc(`
 			$ gwcurl https://api.example.com/health
