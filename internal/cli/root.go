@@ -29,7 +29,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			Items (httpie style):  Name:Value header · Name: removes a header ·
 			name=value JSON string · name:=json raw JSON · name==value query
 			parameter · name@file JSON string read from a file.
-		`),
+
+			Help topics (gwcurl help TOPIC):
+		`) + topicList() + "\n",
 		Example: heredoc.Doc(`
 			$ gwcurl https://api.example.com/health
 			$ gwcurl -p dev POST /items name=widget count:=3 X-Trace:abc
