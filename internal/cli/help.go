@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/MakeNowJust/heredoc"
@@ -62,16 +63,22 @@ func helpTopics() map[string]struct{ short, body string } {
 	}
 }
 
-// newCmdHelp serves help topics and falls back to command help.
-func newCmdHelp(root *cobra.Command) *cobra.Command {
+// topicList is the help topics, one "  name  summary" line each, sorted.
+func topicList() string {
 	var topics []string
 	for k, v := range helpTopics() {
 		topics = append(topics, fmt.Sprintf("  %-12s %s", k, v.short))
 	}
+	sort.Strings(topics)
+	return strings.Join(topics, "\n")
+}
+
+// newCmdHelp serves help topics and falls back to command help.
+func newCmdHelp(root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:   "help [command|topic]",
 		Short: "Help about any command or topic (exit-codes, environment)",
-		Long:  "Help about any command, or one of these topics:\n" + strings.Join(topics, "\n"),
+		Long:  "Help about any command, or one of these topics:\n" + topicList(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				if t, ok := helpTopics()[args[0]]; ok {

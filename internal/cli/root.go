@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/spf13/pflag"
@@ -16,6 +17,7 @@ import (
 // command: `gwcurl [flags] [METHOD] URL [ITEM...]`.
 func NewRootCmd(f *Factory) *cobra.Command {
 	o := &RequestOptions{}
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "gwcurl [flags] [METHOD] URL [ITEM...]",
 		Short: "curl for services behind cloud authentication",
@@ -28,7 +30,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			name=value JSON string · name:=json raw JSON · name==value query
 			parameter · name=@file string from a file · name:=@file raw JSON from a
 			file · name@file file upload (multipart) · nested keys a[b]=1, a[]=1.
-		`),
+
+			Help topics (gwcurl help TOPIC):
+		`) + topicList() + "\n",
 		Example: heredoc.Doc(`
 			$ gwcurl https://api.example.com/health
 			$ gwcurl -p dev POST /items name=widget count:=3 X-Trace:abc
@@ -44,6 +48,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			return err
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return printVersion(f, false)
+			}
 			if len(args) == 0 {
 				return cmd.Help()
 			}
@@ -62,6 +69,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&o.Profile, "profile", "p", "", "profile to use (env GWCURL_PROFILE; default: the config's current)")
 	addRequestFlags(root, o)
+	root.Flags().BoolVarP(&showVersion, "version", "V", false, "print the version and exit (see `gwcurl version`)")
 	root.Flags().SortFlags = false
 	root.SetFlagErrorFunc(flagError)
 
@@ -74,23 +82,69 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		root.AddCommand(c)
 	}
 	root.SetHelpCommand(newCmdHelp(root))
+	usageArgs(root)
 	return root
 }
 
-func newCmdVersion(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print gwcurl's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, rev := build.Info()
-			if rev != "" {
-				v += " (" + rev + ")"
+// usageArgs makes a wrong number of arguments a usage error (exit 2) on
+// every command, as a bad flag already is.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &UsageError{Err: err, Hint: "see `" + cmd.CommandPath() + " --help`"}
 			}
-			_, err := fmt.Fprintln(f.IO.Out, "gwcurl "+v)
-			return err
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+}
+
+func newCmdVersion(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print gwcurl's version, commit, build date, Go version and platform",
+		Long: heredoc.Doc(`
+			Print the version (a release tag, or for a build from a git checkout the
+			pseudo-version Go records), the commit (with -dirty for a modified work
+			tree), the build date (the commit time when the build was not stamped),
+			the Go version and the platform. --json prints one JSON object.
+			` + "`gwcurl --version` and `gwcurl -V`" + ` print the same text.
+		`),
+		Example: heredoc.Doc(`
+			$ gwcurl version
+			$ gwcurl version --json
+		`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return printVersion(f, asJSON)
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printVersion(f *Factory, asJSON bool) error {
+	d := build.Read()
+	if asJSON {
+		enc := json.NewEncoder(f.IO.Out)
+		return enc.Encode(d)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "gwcurl %s\n", d.Version)
+	if c := d.ShortCommit(); c != "" {
+		fmt.Fprintf(&b, "commit:   %s\n", c)
+	}
+	if d.Date != "" {
+		fmt.Fprintf(&b, "date:     %s\n", d.Date)
+	}
+	fmt.Fprintf(&b, "go:       %s\n", d.GoVersion)
+	fmt.Fprintf(&b, "platform: %s\n", d.Platform)
+	_, err := fmt.Fprint(f.IO.Out, b.String())
+	return err
 }
 
 // flagError is a flag parsing error, exit 2, with the closest flag name as a
