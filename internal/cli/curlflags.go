@@ -69,6 +69,9 @@ func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringArrayVarP(&o.Form, "form", "F", nil, "multipart form part: name=value, name=@file[;type=T][;filename=N] or name=<file; repeatable")
 	fl.StringArrayVarP(&o.Cookies, "cookie", "b", nil, `send cookies: "name=value; n2=v2", or a cookie file (Netscape format); repeatable`)
 	fl.StringVarP(&o.CookieJar, "cookie-jar", "c", "", "write every cookie to this file after the transfer (Netscape format)")
+	fl.BoolVar(&o.Offline, "offline", false, "print the request that would be sent, signed, without sending it (httpie)")
+	fl.StringVar(&o.Print, "print", "", "what to print: H request headers, B request body, h response headers, b response body (httpie)")
+	fl.BoolVar(&o.Download, "download", false, "save the body to a file named by the server or URL, with progress and a summary (httpie)")
 	fl.BoolVar(&o.HTTP11, "http1.1", false, "use HTTP/1.1 only")
 	fl.BoolVar(&o.HTTP2, "http2", false, "use HTTP/2 (over TLS; the default for https where the server offers it)")
 }
@@ -432,4 +435,15 @@ func curlContentType(name string) string {
 		return "application/xml"
 	}
 	return "application/octet-stream"
+}
+
+func (o *RequestOptions) printResponseHeaders() bool { return strings.Contains(o.Print, "h") }
+func (o *RequestOptions) printResponseBody() bool   { return o.Print == "" || strings.Contains(o.Print, "b") }
+
+// checkPrint validates --print before anything is sent.
+func checkPrint(p string) error {
+	if strings.Trim(p, "HBhb") != "" {
+		return usagef("--print takes the letters H, B, h and b (request headers and body, response headers and body)", "invalid --print %q", p)
+	}
+	return nil
 }

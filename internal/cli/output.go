@@ -200,11 +200,20 @@ func colorJSON(out *bytes.Buffer, data []byte, st *iostreams.Styles) {
 
 // writeHeaders writes the status line and headers as curl -i does.
 func writeHeaders(w io.Writer, resp *http.Response) {
-	fmt.Fprintf(w, "%s %s\r\n", resp.Proto, resp.Status)
+	fmt.Fprintf(w, "%s\r\n", statusText(resp))
 	for _, k := range sortedKeys(resp.Header) {
 		for _, v := range resp.Header[k] {
 			fmt.Fprintf(w, "%s: %s\r\n", k, v)
 		}
 	}
 	fmt.Fprint(w, "\r\n")
+}
+
+// statusText is the status line as curl prints it: "HTTP/1.1 200 OK", and
+// for HTTP/2 and 3 "HTTP/2 200" (those versions carry no reason phrase).
+func statusText(resp *http.Response) string {
+	if resp.ProtoMajor >= 2 {
+		return fmt.Sprintf("HTTP/%d %d", resp.ProtoMajor, resp.StatusCode)
+	}
+	return resp.Proto + " " + resp.Status
 }

@@ -74,3 +74,44 @@ func isPrintable(b []byte) bool {
 	}
 	return true
 }
+
+// writeRequest prints a signed request as it goes on the wire (HTTP/1.1
+// form), for --offline and --print=HB: secrets redacted unless
+// --show-secrets.
+func writeRequest(w io.Writer, req *http.Request, rr *resolvedRequest, o *RequestOptions, headers, body bool) {
+	if headers {
+		u := req.URL.RequestURI()
+		if !o.ShowSecrets {
+			u = redact.URL(u)
+		}
+		fmt.Fprintf(w, "%s %s HTTP/1.1\r\n", req.Method, u)
+		host := req.Host
+		if host == "" {
+			host = req.URL.Host
+		}
+		fmt.Fprintf(w, "Host: %s\r\n", host)
+		for _, k := range sortedKeys(req.Header) {
+			for _, v := range req.Header[k] {
+				if !o.ShowSecrets {
+					v = redact.HeaderValue(k, v, rr.extraRed...)
+				}
+				fmt.Fprintf(w, "%s: %s\r\n", k, v)
+			}
+		}
+		if req.ContentLength > 0 && req.Header.Get("Content-Length") == "" {
+			fmt.Fprintf(w, "Content-Length: %d\r\n", req.ContentLength)
+		}
+		fmt.Fprint(w, "\r\n")
+	}
+	if body && rr.body != nil {
+		switch {
+		case rr.body.inline != nil && isPrintable(rr.body.inline):
+			w.Write(rr.body.inline) //nolint:errcheck
+			fmt.Fprintln(w)
+		case rr.body.path != "":
+			fmt.Fprintf(w, "[%d bytes from %s]\n", rr.body.length, rr.body.path)
+		default:
+			fmt.Fprintf(w, "[%d bytes of binary data]\n", rr.body.length)
+		}
+	}
+}

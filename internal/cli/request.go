@@ -43,6 +43,9 @@ type RequestOptions struct {
 	Cookies          []string
 	Form             []string
 	FormItems        bool
+	Offline          bool
+	Print            string
+	Download         bool
 	CookieJar        string
 	HTTP11           bool
 	HTTP2            bool

@@ -37,6 +37,12 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPrint(o.Print); err != nil {
+		return err
+	}
+	if o.Download {
+		o.RemoteName, o.RemoteHeaderName = true, true
+	}
 	if o.WriteOut != "" {
 		// Checked before anything is sent; @FILE is read once.
 		if o.WriteOut, err = checkWriteOut(o.WriteOut); err != nil {
@@ -94,8 +100,13 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		tt.onSent = rec.sent
 	}
 	var printed *http.Request
-	if o.PrintCurl {
+	if o.PrintCurl || o.Offline {
 		tt.onReady = func(r *http.Request) { printed = r }
+	}
+	if strings.ContainsAny(o.Print, "HB") {
+		tt.onPrint = func(r *http.Request) {
+			writeRequest(f.IO.Out, r, rr, o, strings.Contains(o.Print, "H"), strings.Contains(o.Print, "B"))
+		}
 	}
 	// Signers talk to token endpoints through an unsigned client.
 	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
@@ -157,6 +168,14 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	if o.PrintCurl && printed != nil {
 		return printCurl(f.IO.Out, printed, rr, o)
 	}
+	if o.Offline && printed != nil {
+		p := o.Print
+		if p == "" {
+			p = "HB"
+		}
+		writeRequest(f.IO.Out, printed, rr, o, strings.Contains(p, "H"), strings.Contains(p, "B"))
+		return nil
+	}
 	if err != nil {
 		err = cleanErr(err)
 		if o.WriteOut != "" { // curl prints -w on failure too: http_code 000, exitcode, errormsg
@@ -179,10 +198,13 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	failed := (o.Fail || o.FailBody) && resp.StatusCode >= 400
 	showStatus := (f.IO.IsStderrTTY() && !o.Silent) || o.Verbose
-	if showStatus && !o.Verbose {
+	headersOut := (o.Include || o.Head || o.printResponseHeaders()) && !(failed && o.Fail)
+	// On a terminal -i shows the status line once (with the headers on
+	// stdout), not also on stderr.
+	if showStatus && !o.Verbose && !(headersOut && f.IO.IsStdoutTTY()) {
 		statusLine(f, resp)
 	}
-	if (o.Include || o.Head) && !(failed && o.Fail) {
+	if headersOut {
 		writeHeaders(f.IO.Out, resp)
 	}
 
@@ -216,7 +238,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	switch {
 	case o.Head || rr.method == http.MethodHead:
-	case failed && o.Fail:
+	case failed && o.Fail, !o.printResponseBody():
 		n, err = io.Copy(io.Discard, body)
 	case o.Output != "" && o.Output != "-":
 		atomic, err = createOutput(o.Output)
@@ -311,7 +333,7 @@ func statusLine(f *Factory, resp *http.Response) {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		extra = "  " + st.Dim.Render(ct)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s%s\n", style.Render(resp.Proto+" "+resp.Status), extra)
+	fmt.Fprintf(f.IO.ErrOut, "%s%s\n", style.Render(statusText(resp)), extra)
 }
 
 type limitedBuffer struct {

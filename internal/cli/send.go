@@ -50,6 +50,7 @@ type traceTransport struct {
 	redact  []string
 	onReady func(*http.Request) // observes the signed request (for --print-curl)
 	onSent  func(*http.Request) // records each signed attempt (for --explain)
+	onPrint func(*http.Request) // prints each signed attempt (--print=HB)
 }
 
 func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -83,6 +84,9 @@ func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.onSent != nil {
 		t.onSent(req)
 	}
+	if t.onPrint != nil {
+		t.onPrint(req)
+	}
 	if t.trace != nil {
 		t.trace("> %s %s %s", req.Method, redact.URL(req.URL.RequestURI()), "HTTP/1.1")
 		t.trace("> Host: %s", req.URL.Host)
@@ -101,7 +105,7 @@ func (t *traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if t.trace != nil {
-		t.trace("< %s %s", resp.Proto, resp.Status)
+		t.trace("< %s", statusText(resp))
 		for _, k := range sortedKeys(resp.Header) {
 			for _, v := range resp.Header[k] {
 				t.trace("< %s: %s", k, redact.HeaderValue(k, v, t.redact...))
