@@ -438,7 +438,9 @@ func curlContentType(name string) string {
 }
 
 func (o *RequestOptions) printResponseHeaders() bool { return strings.Contains(o.Print, "h") }
-func (o *RequestOptions) printResponseBody() bool   { return o.Print == "" || strings.Contains(o.Print, "b") }
+func (o *RequestOptions) printResponseBody() bool {
+	return o.Print == "" || strings.Contains(o.Print, "b")
+}
 
 // checkPrint validates --print before anything is sent.
 func checkPrint(p string) error {
