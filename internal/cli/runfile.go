@@ -65,13 +65,12 @@ type runResult struct {
 }
 
 type runOptions struct {
-	parallel  int
-	junit     string
-	asJSON    bool
-	failFast  bool
-	profile   string
-	timeout   time.Duration
-	envConfig string
+	parallel int
+	junit    string
+	asJSON   bool
+	failFast bool
+	profile  string
+	timeout  time.Duration
 }
 
 func newCmdRun(f *Factory, profile *string) *cobra.Command {

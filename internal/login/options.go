@@ -240,11 +240,3 @@ func (o *Options) clientSecret(ctx context.Context) (string, error) {
 	}
 	return strings.TrimSpace(v), nil
 }
-
-// redact shows a token's first characters only.
-func redact(s string) string {
-	if len(s) <= 8 {
-		return "****"
-	}
-	return s[:6] + "…"
-}

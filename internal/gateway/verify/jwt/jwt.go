@@ -331,7 +331,7 @@ func (v *Verifier) bearer(r *http.Request) (string, *auth.Rejection) {
 
 // check verifies raw and returns its claims, or the rejection.
 func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth.Rejection) {
-	jws, err := jose.ParseSigned(raw, v.algs)
+	jws, err := jose.ParseSignedCompact(raw, v.algs)
 	if err != nil {
 		if strings.Count(raw, ".") != 2 {
 			return nil, invalidToken("the bearer token is not a JWT")
