@@ -88,7 +88,7 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 // resolveServiceRegion applies the precedence: the auth block (flags and
 // profile) over what the host says, over the AWS config's region.
 func resolveServiceRegion(a profiles.Auth, host, cfgRegion string) (service, region string, err error) {
-	infService, infRegion := InferAWSServiceRegion(host)
+	infService, infRegion := awsv4.InferServiceRegion(host)
 	service, region = a.Service, a.Region
 	if service == "" {
 		service = infService

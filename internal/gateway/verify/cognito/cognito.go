@@ -57,8 +57,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwt/idp"
 )

@@ -1,13 +1,18 @@
-package sign
+package awsv4
 
 import (
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net"
 	"strings"
+
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
 // regionRE matches AWS region names (us-east-1, us-gov-west-1, cn-north-1, eu-central-2, ...).
 var regionRE = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// IsRegion reports whether s has the form of an AWS region name
+// (us-east-1, us-gov-west-1, cn-north-1, ...).
+func IsRegion(s string) bool { return regionRE.MatchString(s) }
 
 // signingNames maps endpoint prefixes whose SigV4 signing name differs from
 // the host label. Only well-known, stable cases: anything else falls back to
@@ -22,7 +27,7 @@ var signingNames = map[string]string{
 	"streams.dynamodb":      "dynamodb",
 }
 
-// InferAWSServiceRegion infers the SigV4 signing service and region from a
+// InferServiceRegion infers the SigV4 signing service and region from a
 // request host (a port is ignored). It recognises:
 //
 //	<id>.lambda-url.<region>.on.aws                  lambda
@@ -36,7 +41,7 @@ var signingNames = map[string]string{
 //
 // and the same under amazonaws.com.cn. Either result is "" when the host does
 // not say; the caller then needs --service / --region.
-func InferAWSServiceRegion(host string) (service, region string) {
+func InferServiceRegion(host string) (service, region string) {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	if hh, _, err := net.SplitHostPort(h); err == nil {
 		h = hh
