@@ -193,9 +193,12 @@ func (l *loopback) close() {
 	_ = l.srv.Shutdown(ctx)
 }
 
-// readLines sends r's lines until EOF. The goroutine ends with r: the CLI
-// passes the terminal, which closes when the process exits.
-func readLines(r io.Reader) <-chan string {
+// readLines sends r's lines until EOF or until ctx is done; callers cancel
+// ctx when the login ends, so a line typed after it (that nobody will
+// receive) does not leave the goroutine blocked forever. A read already
+// waiting on r ends with r: the CLI passes the terminal, which closes when
+// the process exits.
+func readLines(ctx context.Context, r io.Reader) <-chan string {
 	if r == nil {
 		return nil
 	}
@@ -204,8 +207,12 @@ func readLines(r io.Reader) <-chan string {
 		defer close(ch)
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 0, 4096), 64<<10)
-		for sc.Scan() {
-			ch <- sc.Text()
+		for ctx.Err() == nil && sc.Scan() {
+			select {
+			case ch <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return ch

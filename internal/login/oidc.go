@@ -193,7 +193,9 @@ func loginOIDC(ctx context.Context, o *Options) (*oauth2.Token, error) {
 		announce(o, u.String(), "log in", lb.redirectURI)
 		var paste <-chan string
 		if o.NoBrowser && o.Interactive && o.Stdin != nil {
-			paste = readLines(o.Stdin)
+			pasteCtx, stopPaste := context.WithCancel(ctx)
+			defer stopPaste()
+			paste = readLines(pasteCtx, o.Stdin)
 		}
 		code, err := lb.wait(ctx, paste, parseCallbackURL)
 		return code, state, err
