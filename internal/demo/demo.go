@@ -1,5 +1,5 @@
 // Package demo holds the fixed, published credentials of the embedded demo
-// gateway (PRODUCT.md §6.1), so the demo config, the mock providers, the
+// gateway (docs/gateway.md, "The embedded demo"), so the demo config, the mock providers, the
 // profiles written by `gwcurl gateway --profiles-out` and the tests all agree
 // on one set of names.
 //
@@ -30,7 +30,7 @@ import (
 //go:embed google-sa-key.pem
 var GoogleServiceAccountKeyPEM string
 
-// Demo identities and secrets of PRODUCT.md §6.1.
+// Demo identities and secrets (docs/gateway.md, "The embedded demo").
 const (
 	// GoogleServiceAccountEmail is the demo service account (client_email).
 	GoogleServiceAccountEmail = "demo@gwcurl-demo.iam.gserviceaccount.com"

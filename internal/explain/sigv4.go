@@ -369,7 +369,7 @@ type canonParts struct {
 }
 
 // parseCanonical splits a canonical request into its components
-// (PROTOCOLS §1.1): method, URI, query, header lines, an empty line,
+// (docs/auth/sigv4.md, "What gets signed, and how"): method, URI, query, header lines, an empty line,
 // signed headers, payload hash.
 func parseCanonical(s string) (canonParts, bool) {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

@@ -18,7 +18,7 @@ import (
 )
 
 // loopback is the one-shot redirect listener of a browser login (RFC 8252
-// §7.3, PROTOCOLS S-OA-2/S-OA-4). It listens on 127.0.0.1 only, on a random
+// §7.3, RFC 7636, docs/auth/cognito.md). It listens on 127.0.0.1 only, on a random
 // port or the profile's redirect_port, and accepts exactly one callback:
 // the first request to the exact path whose state matches. A request with
 // another state (a web page trying to log the CLI into an attacker's

@@ -1,6 +1,6 @@
 package sign
 
-// Rules of this file (PROTOCOLS.md §1.2, S-AWS-*):
+// Rules of this file (docs/auth/sigv4.md, "What gets signed, and how"):
 //   - The signature is computed by aws-sdk-go-v2's v4.Signer; this file only
 //     prepares the request so that what goes on the wire and what the SDK
 //     signs are the same bytes: host, path and query are normalized on the

@@ -1,6 +1,6 @@
 package sign
 
-// The sts-identity auth kind (PRODUCT.md §5, PROTOCOLS.md §2): the caller
+// The sts-identity auth kind (docs/auth/sts-identity.md): the caller
 // proves who it is to a back end by handing it a signed STS
 // GetCallerIdentity request, which the back end has STS answer.
 //

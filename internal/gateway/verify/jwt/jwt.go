@@ -25,7 +25,7 @@
 // tokens as `issuer`, its keys are used in process (no HTTP round trip to
 // itself). Otherwise the issuer's OIDC discovery document names jwks_uri.
 //
-// # Rules (PROTOCOLS V-COG-1)
+// # Rules (RFC 7519, RFC 6750; docs/on-call.md, "Cognito and magic-link tokens")
 //
 // Signature by kid with an allowed algorithm (never "none" or HMAC); iss
 // equal to the issuer; exp required and in the future; nbf and iat not in
