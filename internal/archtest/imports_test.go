@@ -45,11 +45,7 @@ var knownExceptions = map[string]string{
 }
 
 func TestImportDirection(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list dependencies: %v", err)
-	}
-	root := repoRoot(t, goBin)
+	goBin, root := goCommand(t)
 	seen := map[string]bool{}
 	for _, r := range rules {
 		g := listDeps(t, goBin, root, r.from)
@@ -175,6 +171,16 @@ func listDeps(t *testing.T, goBin, root, pattern string) graph {
 	return g
 }
 
+// goCommand returns the go command and the module's directory.
+func goCommand(t *testing.T) (goBin, root string) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list packages: %v", err)
+	}
+	return goBin, repoRoot(t, goBin)
+}
+
 func repoRoot(t *testing.T, goBin string) string {
 	t.Helper()
 	mod := strings.TrimSpace(goList(t, goBin, ".", "-m", "-f", "{{.Dir}}"))
@@ -215,11 +221,7 @@ var knownNameMismatches = map[string]string{
 // TestPackageNamesMatchDirectories: a package is named after its directory
 // (main packages aside).
 func TestPackageNamesMatchDirectories(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to list packages: %v", err)
-	}
-	root := repoRoot(t, goBin)
+	goBin, root := goCommand(t)
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(goList(t, goBin, root, "-f", "{{.Name}} {{.ImportPath}}", "./...")), "\n") {
 		name, path, _ := strings.Cut(line, " ")
