@@ -384,16 +384,6 @@ func sameOrigin(a, b string) bool {
 	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
 }
 
-func who(r *record) string {
-	switch {
-	case r.Email != "":
-		return r.Email
-	case r.Subject != "":
-		return r.Subject
-	}
-	return "an unnamed user"
-}
-
 // expiry is when the access token expires by o's clock: x/oauth2 computes
 // Token.Expiry from time.Now, which an injected clock (tests, a skewed
 // machine) does not follow.
