@@ -9,7 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 )
 
 // findChromium returns a Chromium or Chrome binary, or "".

@@ -1,7 +1,8 @@
 // Package awsv4 holds the pieces of AWS Signature Version 4 that both sides
 // of gwcurl need and that aws-sdk-go-v2 does not export: URI encoding, path
 // normalization, query canonicalization from a raw query string, header value
-// trimming and the signing-key derivation.
+// trimming, the signing-key derivation, and the inference of the signing
+// service and region from an AWS host name.
 //
 // The client signs with aws-sdk-go-v2's v4.Signer; it uses this package only
 // to put the request's path and query into a form where what goes on the wire

@@ -143,7 +143,7 @@ func (f *Factory) runDemo(ctx context.Context) error {
 	return f.demoTable(ctx, d, demoCases())
 }
 
-// demoCases lists every route of PRODUCT.md §6.1 with the profile made for it.
+// demoCases lists every route of the embedded demo (docs/gateway.md) with the profile made for it.
 func demoCases() []demoCase {
 	demoARN := "arn:aws:iam::123456789012:user/demo"
 	return []demoCase{

@@ -578,7 +578,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 }
 
 // queryEscape escapes a query component with %20 for spaces (not '+'), so
-// what is signed and what is sent agree (PROTOCOLS S-AWS-2/4).
+// what is signed and what is sent agree (docs/auth/sigv4.md, "What gets signed, and how").
 func queryEscape(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }

@@ -234,7 +234,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		body = &progressReader{r: body, p: p}
 	}
 	if expect.jq != nil {
-		body = io.TeeReader(resp.Body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
+		body = io.TeeReader(body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
 	}
 	switch {
 	case o.Head || rr.method == http.MethodHead:

@@ -65,13 +65,12 @@ type runResult struct {
 }
 
 type runOptions struct {
-	parallel  int
-	junit     string
-	asJSON    bool
-	failFast  bool
-	profile   string
-	timeout   time.Duration
-	envConfig string
+	parallel int
+	junit    string
+	asJSON   bool
+	failFast bool
+	profile  string
+	timeout  time.Duration
 }
 
 func newCmdRun(f *Factory, profile *string) *cobra.Command {
@@ -320,6 +319,7 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 		next    atomic.Int64
 		failed  atomic.Bool
 		done    atomic.Int64
+		nFailed atomic.Int64 // for the progress line: results is not read until every worker is done
 		wg      sync.WaitGroup
 		progMu  sync.Mutex
 		showBar = f.IO.IsStderrTTY() && !o.asJSON
@@ -342,10 +342,13 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			if !res.Passed {
 				failed.Store(true)
 			}
+			if isFailure(res) {
+				nFailed.Add(1)
+			}
 			n := done.Add(1)
 			if showBar {
 				progMu.Lock()
-				fmt.Fprintf(f.IO.ErrOut, "\r\x1b[K%d/%d done, %d failing — %s", n, len(steps), countFailed(results), truncate(s.Name, 40))
+				fmt.Fprintf(f.IO.ErrOut, "\r\x1b[K%d/%d done, %d failing — %s", n, len(steps), nFailed.Load(), truncate(s.Name, 40))
 				progMu.Unlock()
 			}
 		}
@@ -390,12 +393,14 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 func countFailed(rs []*runResult) int {
 	n := 0
 	for _, r := range rs {
-		if r != nil && !r.Passed && !r.Skipped {
+		if isFailure(r) {
 			n++
 		}
 	}
 	return n
 }
+
+func isFailure(r *runResult) bool { return r != nil && !r.Passed && !r.Skipped }
 
 // runStep sends one request and checks its expectations.
 func (f *Factory) runStep(ctx context.Context, s *runStep, profile string, rc *runClient, timeout time.Duration) *runResult {

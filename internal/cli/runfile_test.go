@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
+	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
 
 // testFactory runs gwcurl in-process with an isolated environment.
@@ -187,5 +189,44 @@ func TestExpectFlags(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRunParallelOnTerminal runs `gwcurl run --parallel` with stderr on a
+// terminal, so the progress line is drawn while workers finish requests.
+// Under -race it catches the progress line reading results that other
+// workers are still writing; it also checks the table and the final count.
+func TestRunParallelOnTerminal(t *testing.T) {
+	origin := httptest.NewServer(testorigin.Handler())
+	t.Cleanup(origin.Close)
+	dir := t.TempDir()
+	var b strings.Builder
+	const total, failing = 40, 10
+	for i := range total {
+		status := 200
+		if i%(total/failing) == 0 {
+			status = 503 // no expect: any status >= 400 fails
+		}
+		fmt.Fprintf(&b, "- {name: step-%02d, url: '%s/status/%d'}\n", i, origin.URL, status)
+	}
+	runFile := filepath.Join(dir, "smoke.yaml")
+	if err := os.WriteFile(runFile, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, ios, output := testFactory(t, nil)
+	ios.SetTTY(false, true, true)
+	code := Run(context.Background(), f, []string{"run", runFile, "--parallel", "8"})
+	stdout, stderr := output()
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if want := fmt.Sprintf("%d of %d requests failed", failing, total); !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	if want := fmt.Sprintf("%d/%d done, ", total, total); !strings.Contains(stderr, want) {
+		t.Errorf("no progress line %q on the terminal:\n%s", want, stderr)
+	}
+	if n := strings.Count(stdout, "step-"); n != total {
+		t.Errorf("table has %d rows, want %d:\n%s", n, total, stdout)
 	}
 }

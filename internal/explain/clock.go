@@ -15,7 +15,7 @@ import (
 // skewNotable is the smallest offset worth mentioning on its own.
 const skewNotable = time.Minute
 
-// sigv4MaxSkew is AWS's default tolerance (PROTOCOLS V-AWS-4).
+// sigv4MaxSkew is AWS's default tolerance (docs/auth/sigv4.md, "Troubleshooting").
 const sigv4MaxSkew = 5 * time.Minute
 
 // localTime is the local clock reading to compare with the server's.

@@ -355,7 +355,7 @@ func hostServiceRegion(host string) (string, string) {
 func decodeSigV4Authorization(in string) (*Report, error) {
 	a := parseSigV4Header(in)
 	if a == nil {
-		return nil, errors.New("malformed SigV4 Authorization header: want AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..., Signature=...")
+		return nil, errors.New("malformed SigV4 Authorization header: want AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=NAMES, Signature=HEX")
 	}
 	lines := []string{
 		"SigV4 Authorization header (decoded, not verified)",

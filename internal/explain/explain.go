@@ -1,5 +1,5 @@
-// Package explain names the likely cause of a refused request (PRODUCT.md
-// §7): `gwcurl --explain` and `gwcurl explain`.
+// Package explain names the likely cause of a refused request (docs/on-call.md):
+// `gwcurl --explain` and `gwcurl explain`.
 //
 // [Diagnose] combines what gwcurl sent (the canonical request and credential
 // scope it signed, the token it carried, when it signed) with what came back

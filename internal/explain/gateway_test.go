@@ -15,9 +15,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	cfverify "github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess"
 	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"

@@ -28,8 +28,8 @@ type response struct {
 	wwwa []challenge       // WWW-Authenticate
 }
 
-// gatewayRejection is the mock gateway's answer to a refusal (PRODUCT.md
-// §6): {"error": StatusText, "reason": "...", ...details}. Details seen in
+// gatewayRejection is the mock gateway's answer to a refusal (docs/gateway.md,
+// "Auth and identity"): {"error": StatusText, "reason": "...", ...details}. Details seen in
 // the verifiers: canonical_request, string_to_sign, gateway_time (sigv4),
 // hint, missing (cf_access), "known key ids" (google_id).
 type gatewayRejection struct {

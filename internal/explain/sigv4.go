@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
-	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
 // sigv4Auth is the SigV4 authentication a request carried (header or
@@ -124,7 +123,7 @@ func (d *diag) hostExpects() (service, region string) {
 	if err != nil || u.Host == "" {
 		return "", ""
 	}
-	return sign.InferAWSServiceRegion(u.Host)
+	return awsv4.InferServiceRegion(u.Host)
 }
 
 func (d *diag) host() string {
@@ -370,7 +369,7 @@ type canonParts struct {
 }
 
 // parseCanonical splits a canonical request into its components
-// (PROTOCOLS §1.1): method, URI, query, header lines, an empty line,
+// (docs/auth/sigv4.md, "What gets signed, and how"): method, URI, query, header lines, an empty line,
 // signed headers, payload hash.
 func parseCanonical(s string) (canonParts, bool) {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

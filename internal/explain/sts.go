@@ -1,6 +1,6 @@
 package explain
 
-// STS identity proofs (PRODUCT.md §5 sts-identity, PROTOCOLS.md §2): a
+// STS identity proofs (docs/auth/sts-identity.md): a
 // signed sts:GetCallerIdentity request carried in a header, in three
 // formats:
 //
@@ -12,7 +12,8 @@ package explain
 //     (base64), iam_request_headers (base64 of a JSON map of header lists).
 //
 // STS accepts a signed GetCallerIdentity for 15 minutes after its
-// X-Amz-Date whatever X-Amz-Expires says (PROTOCOLS S-AWS-16).
+// X-Amz-Date whatever X-Amz-Expires says (docs/auth/sts-identity.md,
+// "Lifetime, traces, and what is never shown").
 
 import (
 	"encoding/base64"

@@ -268,7 +268,7 @@ func (d *diag) tokens() {
 	case !j.iat.IsZero() && !server.IsZero() && j.iat.After(server.Add(time.Minute)):
 		d.notYetValidFinding("iat", j.iat, server, scoreLikely, "server time")
 	}
-	// Google: the audience must be the service's URL (PROTOCOLS S-GID-1).
+	// Google: the audience must be the service's URL (docs/auth/google.md, "Audience").
 	if d.s.AuthKind == "google" && !d.has("audience") {
 		d.googleAudience(j)
 	}

@@ -237,7 +237,7 @@ func LoadConfig(path, envName string) (*Config, error) {
 	return ParseConfig(path, data, envName)
 }
 
-// DemoConfig returns the embedded demo config of PRODUCT.md §6.1, with the
+// DemoConfig returns the embedded demo config (docs/gateway.md), with the
 // environments overlay envName ("" for none) applied.
 func DemoConfig(envName string) (*Config, error) {
 	return ParseConfig(demoSource, demoYAML, envName)

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -23,7 +23,7 @@ const (
 )
 
 // DemoProfiles returns the gwcurl profiles for the embedded demo served at
-// baseURL (PRODUCT.md §6.1), one per demo route. googleKeyFile is the
+// baseURL (docs/gateway.md, "The embedded demo"), one per demo route. googleKeyFile is the
 // absolute path of the demo service-account key file; secrets are file:
 // references relative to the config file's directory.
 func DemoProfiles(baseURL, googleKeyFile string) *profiles.Config {

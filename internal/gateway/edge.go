@@ -2,7 +2,7 @@ package gateway
 
 // Edge policies: the rules here are those of the edges gwcurl mirrors
 // (Cloudflare Workers/Access, API Gateway, CloudFront) and of
-// PROTOCOLS.md §8: an origin behind the gateway may trust every identity
+// docs/gateway.md ("Header sanitization"): an origin behind the gateway may trust every identity
 // and forwarding header it receives, because the gateway removes whatever
 // the client sent under those names and sets them itself.
 
@@ -216,7 +216,7 @@ const (
 )
 
 // internalExact and internalPrefixes are removed before verification;
-// they are the edge's and the gateway's to set (PROTOCOLS.md §8).
+// they are the edge's and the gateway's to set (docs/gateway.md, "Header sanitization").
 var internalExact = []string{
 	"forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
 	"cf-connecting-ip", "cf-connecting-ipv6", "cf-ray", "cf-ipcountry", "cf-visitor", "cf-worker",

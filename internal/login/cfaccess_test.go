@@ -177,10 +177,17 @@ func TestCFAccessLoginWrongPassword(t *testing.T) {
 		AppURL:     srv.URL + "/admin/",
 		HTTPClient: srv.Client(),
 		Browser:    cfaccesstest.Browser(srv.Client(), cfaccesstest.UserEmail, "nope", errs),
-		Timeout:    time.Second,
+		Timeout:    3 * time.Second, // nobody logs in: the login ends at this timeout
 	})
-	if berr := <-errs; berr == nil || !strings.Contains(berr.Error(), "401") {
-		t.Errorf("browser: %v", berr)
+	// The browser runs synchronously inside the login: if it was never
+	// opened (the login ended first), fail instead of waiting forever.
+	select {
+	case berr := <-errs:
+		if berr == nil || !strings.Contains(berr.Error(), "401") {
+			t.Errorf("browser: %v", berr)
+		}
+	default:
+		t.Fatalf("the login ended (%v) before the browser was opened", err)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)

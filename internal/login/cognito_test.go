@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
 	"github.com/gwcurl/gwcurl/internal/login"
 )

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 )
 
 // Paths of the mock gateway that DemoLogin reads.

@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"

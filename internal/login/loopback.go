@@ -18,7 +18,7 @@ import (
 )
 
 // loopback is the one-shot redirect listener of a browser login (RFC 8252
-// §7.3, PROTOCOLS S-OA-2/S-OA-4). It listens on 127.0.0.1 only, on a random
+// §7.3, RFC 7636, docs/auth/cognito.md). It listens on 127.0.0.1 only, on a random
 // port or the profile's redirect_port, and accepts exactly one callback:
 // the first request to the exact path whose state matches. A request with
 // another state (a web page trying to log the CLI into an attacker's
@@ -193,9 +193,12 @@ func (l *loopback) close() {
 	_ = l.srv.Shutdown(ctx)
 }
 
-// readLines sends r's lines until EOF. The goroutine ends with r: the CLI
-// passes the terminal, which closes when the process exits.
-func readLines(r io.Reader) <-chan string {
+// readLines sends r's lines until EOF or until ctx is done; callers cancel
+// ctx when the login ends, so a line typed after it (that nobody will
+// receive) does not leave the goroutine blocked forever. A read already
+// waiting on r ends with r: the CLI passes the terminal, which closes when
+// the process exits.
+func readLines(ctx context.Context, r io.Reader) <-chan string {
 	if r == nil {
 		return nil
 	}
@@ -204,8 +207,12 @@ func readLines(r io.Reader) <-chan string {
 		defer close(ch)
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 0, 4096), 64<<10)
-		for sc.Scan() {
-			ch <- sc.Text()
+		for ctx.Err() == nil && sc.Scan() {
+			select {
+			case ch <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return ch

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -156,4 +157,31 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestReadLinesEndsWithTheLogin: once the login is over (its context is
+// cancelled), a line nobody receives must not leave the reader goroutine
+// blocked forever. synctest fails the test if any goroutine of the bubble is
+// still blocked when it ends.
+func TestReadLinesEndsWithTheLogin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		lines := readLines(ctx, pr)
+		go pw.Write([]byte("first\nsecond\n")) //nolint:errcheck // the reader takes both lines in one read
+		if got := <-lines; got != "first" {
+			t.Fatalf("first line = %q", got)
+		}
+		cancel() // the login ended: nobody will receive "second"
+		synctest.Wait()
+		select {
+		case l, ok := <-lines:
+			if ok {
+				t.Fatalf("after the login ended the reader still delivered %q", l)
+			}
+		default:
+			t.Fatal("the reader goroutine is still blocked after the login ended")
+		}
+	})
 }

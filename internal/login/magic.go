@@ -38,7 +38,9 @@ func loginMagic(ctx context.Context, o *Options) (*oauth2.Token, error) {
 	// is configured, and a pasted link with --no-browser.
 	var lines <-chan string
 	if o.Interactive && o.Stdin != nil && (email == "" || o.NoBrowser) {
-		lines = readLines(o.Stdin)
+		linesCtx, stopLines := context.WithCancel(ctx)
+		defer stopLines()
+		lines = readLines(linesCtx, o.Stdin)
 	}
 	if email == "" && lines != nil {
 		fmt.Fprint(o.stderr(), "E-mail address to send the sign-in link to: ")

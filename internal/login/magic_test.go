@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
 	"github.com/gwcurl/gwcurl/internal/login"

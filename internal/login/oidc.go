@@ -193,7 +193,9 @@ func loginOIDC(ctx context.Context, o *Options) (*oauth2.Token, error) {
 		announce(o, u.String(), "log in", lb.redirectURI)
 		var paste <-chan string
 		if o.NoBrowser && o.Interactive && o.Stdin != nil {
-			paste = readLines(o.Stdin)
+			pasteCtx, stopPaste := context.WithCancel(ctx)
+			defer stopPaste()
+			paste = readLines(pasteCtx, o.Stdin)
 		}
 		code, err := lb.wait(ctx, paste, parseCallbackURL)
 		return code, state, err
@@ -380,16 +382,6 @@ func sameOrigin(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
 	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
-}
-
-func who(r *record) string {
-	switch {
-	case r.Email != "":
-		return r.Email
-	case r.Subject != "":
-		return r.Subject
-	}
-	return "an unnamed user"
 }
 
 // expiry is when the access token expires by o's clock: x/oauth2 computes

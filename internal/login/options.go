@@ -15,7 +15,7 @@ import (
 )
 
 // Browser logins of the `cognito` and `magic-link` auth kinds
-// (PRODUCT §5, PROTOCOLS §5–§7):
+// (docs/auth/cognito.md, docs/auth/magic-link.md):
 //
 //   - cognito: OpenID Connect authorization code + PKCE S256 + state (+nonce)
 //     against a Cognito managed-login (Hosted UI) domain or any OIDC issuer,
@@ -53,7 +53,7 @@ type Options struct {
 
 // Defaults.
 const (
-	// DefaultTimeout bounds a login (PRODUCT §3: --timeout 2m).
+	// DefaultTimeout bounds a login (docs/auth/cognito.md: --timeout, default 2m).
 	DefaultTimeout = 2 * time.Minute
 	// StoreKey is the secret-store key of a profile's login tokens.
 	StoreKey = "login-tokens"
@@ -239,12 +239,4 @@ func (o *Options) clientSecret(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: %w", o.Auth.Kind, err)
 	}
 	return strings.TrimSpace(v), nil
-}
-
-// redact shows a token's first characters only.
-func redact(s string) string {
-	if len(s) <= 8 {
-		return "****"
-	}
-	return s[:6] + "…"
 }

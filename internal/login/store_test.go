@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )

@@ -15,7 +15,7 @@ type Profile struct {
 }
 
 // Auth is a profile's auth block. Kind selects which of the other fields
-// apply; see PRODUCT.md §4. Secret fields hold references (env:NAME,
+// apply; see docs/configuration.md. Secret fields hold references (env:NAME,
 // cmd:COMMAND, keyring:, file:), never the secret itself; resolve them with a
 // [Resolver].
 type Auth struct {

@@ -40,7 +40,7 @@ const (
 	CFAuthorizationCookie      = "CF_Authorization"
 )
 
-// Environment variables read for service tokens (PRODUCT.md §4).
+// Environment variables read for service tokens (docs/auth/cf-access.md, "Service tokens").
 const (
 	envCFClientID     = "CF_ACCESS_CLIENT_ID"
 	envCFClientSecret = "CF_ACCESS_CLIENT_SECRET"

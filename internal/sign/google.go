@@ -22,7 +22,7 @@ import (
 )
 
 // Auth kind "google": a Google-signed ID token as a bearer token
-// (PROTOCOLS.md §3, PRODUCT.md §5).
+// (docs/auth/google.md).
 //
 // The credential is found in Application Default Credentials order:
 //

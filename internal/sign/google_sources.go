@@ -123,7 +123,7 @@ func serviceAccountBase(b []byte, f googleFile, where string, d Deps) (*googleBa
 		localIAM: localIAMBeside(tokenURL),
 		universe: f.UniverseDomain,
 		// golang.org/x/oauth2/jwt with UseIDToken and a target_audience
-		// claim is exactly the jwt-bearer ID token grant (PROTOCOLS §3.1 i).
+		// claim is exactly the jwt-bearer ID token grant (RFC 7523 §2.1; docs/auth/google.md).
 		idToken: func(ctx context.Context, aud string) (*oauth2.Token, error) {
 			c := *cfg
 			c.UseIDToken = true
@@ -149,7 +149,7 @@ func serviceAccountBase(b []byte, f googleFile, where string, d Deps) (*googleBa
 // authorizedUserBase is gcloud's user credential. Go's idtoken packages
 // refuse this type, so the refresh grant is done here on x/oauth2: the
 // answer's id_token has the OAuth client id as its audience, whatever the
-// audience asked for (PROTOCOLS §3.1 iv).
+// audience asked for (docs/auth/google.md, "User credentials").
 func authorizedUserBase(f googleFile, where string, d Deps) (*googleBase, error) {
 	if f.ClientID == "" || f.RefreshToken == "" {
 		return nil, Credentialf(googleKind, "run `gcloud auth application-default login` again", "google credentials %s: authorized_user file without client_id or refresh_token", where)
@@ -307,7 +307,7 @@ func metadataGet(ctx context.Context, d Deps, u string) ([]byte, error) {
 }
 
 // impersonation mints ID tokens with IAM Credentials generateIdToken,
-// authenticated by the base credential's access token (PROTOCOLS §3.1 iii).
+// authenticated by the base credential's access token (docs/auth/google.md, "Impersonation").
 // Written here rather than with cloud.google.com/go/auth/credentials/impersonate
 // because that package always calls iamcredentials.<universe>, and the
 // endpoint must follow the credential (and reach the mock).

@@ -24,8 +24,8 @@ import (
 	"golang.org/x/oauth2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"

@@ -1,6 +1,6 @@
 package sign
 
-// Rules of this file (PROTOCOLS.md §1.2, S-AWS-*):
+// Rules of this file (docs/auth/sigv4.md, "What gets signed, and how"):
 //   - The signature is computed by aws-sdk-go-v2's v4.Signer; this file only
 //     prepares the request so that what goes on the wire and what the SDK
 //     signs are the same bytes: host, path and query are normalized on the
@@ -88,7 +88,7 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 // resolveServiceRegion applies the precedence: the auth block (flags and
 // profile) over what the host says, over the AWS config's region.
 func resolveServiceRegion(a profiles.Auth, host, cfgRegion string) (service, region string, err error) {
-	infService, infRegion := InferAWSServiceRegion(host)
+	infService, infRegion := awsv4.InferServiceRegion(host)
 	service, region = a.Service, a.Region
 	if service == "" {
 		service = infService

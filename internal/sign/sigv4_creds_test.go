@@ -287,38 +287,3 @@ func TestResolveServiceRegion(t *testing.T) {
 		}
 	}
 }
-
-func TestInferAWSServiceRegion(t *testing.T) {
-	for host, want := range map[string][2]string{
-		"abcdefg.lambda-url.us-east-1.on.aws":                    {"lambda", "us-east-1"},
-		"ABCDEFG.LAMBDA-URL.EU-WEST-1.ON.AWS:443":                {"lambda", "eu-west-1"},
-		"a1b2c3.execute-api.ap-southeast-2.amazonaws.com":        {"execute-api", "ap-southeast-2"},
-		"s3.amazonaws.com":                                       {"s3", "us-east-1"},
-		"my-bucket.s3.amazonaws.com":                             {"s3", "us-east-1"},
-		"s3.eu-central-1.amazonaws.com":                          {"s3", "eu-central-1"},
-		"my-bucket.s3.us-west-2.amazonaws.com":                   {"s3", "us-west-2"},
-		"s3.backup.s3.us-west-2.amazonaws.com":                   {"s3", "us-west-2"},
-		"my-bucket.s3-us-west-2.amazonaws.com":                   {"s3", "us-west-2"},
-		"s3-eu-west-1.amazonaws.com":                             {"s3", "eu-west-1"},
-		"s3.dualstack.ap-northeast-1.amazonaws.com":              {"s3", "ap-northeast-1"},
-		"bucket.s3.dualstack.ap-northeast-1.amazonaws.com":       {"s3", "ap-northeast-1"},
-		"s3-external-1.amazonaws.com":                            {"s3", "us-east-1"},
-		"ap-123456789012.s3-accesspoint.us-east-1.amazonaws.com": {"s3", "us-east-1"},
-		"s3.cn-north-1.amazonaws.com.cn":                         {"s3", "cn-north-1"},
-		"sts.amazonaws.com":                                      {"sts", "us-east-1"},
-		"sts.us-gov-west-1.amazonaws.com":                        {"sts", "us-gov-west-1"},
-		"dynamodb.eu-west-3.amazonaws.com":                       {"dynamodb", "eu-west-3"},
-		"bedrock-runtime.us-west-2.amazonaws.com":                {"bedrock", "us-west-2"},
-		"runtime.sagemaker.eu-west-1.amazonaws.com":              {"sagemaker", "eu-west-1"},
-		"search-logs-abc123.eu-west-1.es.amazonaws.com":          {"es", "eu-west-1"},
-		"api.example.com":                                        {"", ""},
-		"127.0.0.1:8080":                                         {"", ""},
-		"foo.on.aws":                                             {"", ""},
-		"amazonaws.com":                                          {"", ""},
-	} {
-		s, r := InferAWSServiceRegion(host)
-		if s != want[0] || r != want[1] {
-			t.Errorf("%s: got %q %q, want %q %q", host, s, r, want[0], want[1])
-		}
-	}
-}

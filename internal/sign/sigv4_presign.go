@@ -80,7 +80,7 @@ func AWSCallerIdentity(ctx context.Context, a profiles.Auth, d Deps, target stri
 	}
 	if a.Region == "" && target != "" {
 		if u, perr := url.Parse(target); perr == nil {
-			if _, r := InferAWSServiceRegion(u.Host); r != "" {
+			if _, r := awsv4.InferServiceRegion(u.Host); r != "" {
 				region = r
 			}
 		}

@@ -23,8 +23,8 @@ import (
 // with the reason. Keep this list minimal.
 var v4ClientExclusions = map[string]string{
 	// The session token is added after signing and left out of the
-	// signature. gwcurl always signs the token (PROTOCOLS S-AWS-11; PRODUCT
-	// §5 "Session tokens are signed"); the verifier tests check that such a
+	// signature. gwcurl always signs the token (docs/auth/sigv4.md, "What
+	// gets signed, and how"); the verifier tests check that such a
 	// request is refused.
 	"aws-c-auth/post-sts-header-after": "session token deliberately unsigned; gwcurl always signs it",
 }

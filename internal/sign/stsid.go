@@ -1,6 +1,6 @@
 package sign
 
-// The sts-identity auth kind (PRODUCT.md §5, PROTOCOLS.md §2): the caller
+// The sts-identity auth kind (docs/auth/sts-identity.md): the caller
 // proves who it is to a back end by handing it a signed STS
 // GetCallerIdentity request, which the back end has STS answer.
 //
@@ -166,7 +166,7 @@ func stsEndpointRegion(a profiles.Auth) (*url.URL, string, error) {
 		switch {
 		case a.Region == "":
 			raw = STSGlobalEndpoint
-		case !regionRE.MatchString(a.Region):
+		case !awsv4.IsRegion(a.Region):
 			return nil, "", fmt.Errorf("sts-identity: region %q is not an AWS region name such as us-east-1", a.Region)
 		case strings.HasPrefix(a.Region, "cn-"):
 			raw = "https://sts." + a.Region + ".amazonaws.com.cn/"
@@ -183,7 +183,7 @@ func stsEndpointRegion(a profiles.Auth) (*url.URL, string, error) {
 		u.Path = "/"
 	}
 	region := a.Region
-	if svc, inferred := InferAWSServiceRegion(u.Host); svc == "sts" && inferred != "" {
+	if svc, inferred := awsv4.InferServiceRegion(u.Host); svc == "sts" && inferred != "" {
 		if region != "" && region != inferred {
 			return nil, "", fmt.Errorf("sts-identity: region %s does not match STS endpoint %s, which signs for %s: drop --region or use the regional endpoint https://sts.%s.amazonaws.com/",
 				region, u.Host, inferred, region)

@@ -1,8 +1,9 @@
-// Package suite loads the public SigV4 test vectors kept in
-// shared/sigv4-testsuite (see its SOURCE.md): the aws-c-auth "v4" suite and
-// botocore's copy of the classic "AWS Signature Version 4 Test Suite". It is
-// used only by tests of the signer (internal/sign) and of the gateway's
-// verifier, so both are checked against the same goldens.
+// Package suite loads the public SigV4 test vectors kept in the repository
+// under internal/awsv4/testdata/sigv4-testsuite (see its PROVENANCE.md): the
+// aws-c-auth "v4" suite and botocore's copy of the classic "AWS Signature
+// Version 4 Test Suite". It is used only by tests of the signer
+// (internal/sign) and of the gateway's verifier, so both are checked against
+// the same goldens.
 package suite
 
 import (
@@ -76,40 +77,31 @@ type Case struct {
 // ID is "suite/name".
 func (c Case) ID() string { return c.Suite + "/" + c.Name }
 
-// Locate finds the suite directory: $GWCURL_SIGV4_TESTSUITE, else
-// shared/sigv4-testsuite beside the checkout (the checkout is found by
-// walking up from the working directory to go.mod). If it is absent the
-// test is skipped, except under CI=true, where it fails.
+// Dir is the vector directory's path inside the repository.
+const Dir = "internal/awsv4/testdata/sigv4-testsuite"
+
+// Locate finds the vector directory inside the repository (the checkout is
+// found by walking up from the working directory, a package directory under
+// go test, to go.mod). The vectors are part of the repository, so a missing
+// directory is a broken checkout and fails the test; it is never skipped.
 func Locate(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("GWCURL_SIGV4_TESTSUITE"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			t.Fatalf("GWCURL_SIGV4_TESTSUITE=%s: %v", d, err)
-		}
-		return d
-	}
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			cand := filepath.Join(dir, "..", "shared", "sigv4-testsuite")
-			if _, err := os.Stat(cand); err == nil {
-				return cand
+			cand := filepath.Join(dir, filepath.FromSlash(Dir))
+			if _, err := os.Stat(cand); err != nil {
+				t.Fatalf("SigV4 test vectors missing from the checkout: %v", err)
 			}
-			break
+			return cand
 		}
 		if filepath.Dir(dir) == dir {
-			break
+			t.Fatalf("SigV4 test vectors: no go.mod above %s", wd)
 		}
 	}
-	msg := "SigV4 test suite not found: set GWCURL_SIGV4_TESTSUITE or check out shared/sigv4-testsuite beside the repository"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: not skipping)")
-	}
-	t.Skip(msg)
-	return ""
 }
 
 // Load reads every case of both suites under dir.

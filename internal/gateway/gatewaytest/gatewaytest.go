@@ -38,7 +38,7 @@ func Start(tb testing.TB, cfg *gateway.Config, opts gateway.Options) *Server {
 	return &Server{Server: srv, Gateway: g}
 }
 
-// StartDemo serves the embedded demo config (PRODUCT.md §6.1).
+// StartDemo serves the embedded demo config (docs/gateway.md, "The embedded demo").
 func StartDemo(tb testing.TB, opts gateway.Options) *Server {
 	tb.Helper()
 	cfg, err := gateway.DemoConfig("")

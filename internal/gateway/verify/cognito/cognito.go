@@ -3,7 +3,7 @@
 // under /_mock/cognito/, so `gwcurl login` runs a real authorization code +
 // PKCE login offline and the gateway's `jwt` routes verify the tokens.
 //
-// # Endpoints (PROTOCOLS §5, §7.2)
+// # Endpoints (docs/auth/cognito.md, "The mock user pool")
 //
 //	GET  /_mock/cognito/.well-known/openid-configuration   discovery
 //	GET  /_mock/cognito/.well-known/jwks.json              the pool's keys
@@ -57,8 +57,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwt/idp"
 )
@@ -98,7 +98,7 @@ type config struct {
 }
 
 // DemoClients is the client registered when the config names none: the
-// demo app client gwcurl-demo (PRODUCT §6.1), public, loopback callbacks.
+// demo app client gwcurl-demo (docs/gateway.md, "The embedded demo"), public, loopback callbacks.
 func DemoClients() []idp.ClientConfig {
 	return []idp.ClientConfig{{
 		ClientID:     demo.CognitoClientID,

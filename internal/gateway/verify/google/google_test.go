@@ -27,7 +27,7 @@ import (
 	apiidtoken "google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
+	"github.com/gwcurl/gwcurl/internal/demo"
 )
 
 func demoKeyJSON(t *testing.T, g *gw) []byte {

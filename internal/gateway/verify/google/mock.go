@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 )
 
 // Grant and token types (RFC 7523, RFC 8693).

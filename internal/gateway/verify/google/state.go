@@ -23,8 +23,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 )
 
 // The mock issuer's two signing keys (current and previous). They are

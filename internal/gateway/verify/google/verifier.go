@@ -14,7 +14,7 @@
 // The token comes from `X-Serverless-Authorization: Bearer ...` when present
 // (Cloud Run then leaves Authorization to the application), else from
 // `Authorization: Bearer ...`; the header it came from is removed before the
-// origin sees the request. Rules (PROTOCOLS.md §3.3): RS256 only, key chosen
+// origin sees the request. Rules (docs/auth/google.md, "The mock gateway"): RS256 only, key chosen
 // by kid among the mock's published keys, iss in the accepted set, aud exact
 // and never empty, exp in the future and iat not in the future (within the
 // leeway), and with an allowlist a verified email on it.
@@ -163,7 +163,7 @@ func (v *Verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 	tok, header, rej := bearer(r)
 	if header != "" {
 		// Consume the credential whatever the outcome: the origin never
-		// sees it (PROTOCOLS §8).
+		// sees it (docs/gateway.md, "Header sanitization").
 		r.Header.Del(header)
 	}
 	if rej != nil {

@@ -25,7 +25,7 @@
 // tokens as `issuer`, its keys are used in process (no HTTP round trip to
 // itself). Otherwise the issuer's OIDC discovery document names jwks_uri.
 //
-// # Rules (PROTOCOLS V-COG-1)
+// # Rules (RFC 7519, RFC 6750; docs/on-call.md, "Cognito and magic-link tokens")
 //
 // Signature by kid with an allowed algorithm (never "none" or HMAC); iss
 // equal to the issuer; exp required and in the future; nbf and iat not in
@@ -331,7 +331,7 @@ func (v *Verifier) bearer(r *http.Request) (string, *auth.Rejection) {
 
 // check verifies raw and returns its claims, or the rejection.
 func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth.Rejection) {
-	jws, err := jose.ParseSigned(raw, v.algs)
+	jws, err := jose.ParseSignedCompact(raw, v.algs)
 	if err != nil {
 		if strings.Count(raw, ".") != 2 {
 			return nil, invalidToken("the bearer token is not a JWT")

@@ -2,7 +2,7 @@
 // service: an app asks it to e-mail a sign-in link, the person opens the
 // link, and the app's loopback listener receives an authorization code that
 // it exchanges, with its PKCE verifier, for tokens (the Supabase PKCE
-// pattern of PROTOCOLS §6). Mail is not sent: it lands in a mailbox that
+// pattern; docs/auth/magic-link.md, "The protocol"). Mail is not sent: it lands in a mailbox that
 // tests and `gwcurl demo` read at /_mock/mailbox.
 //
 // # Endpoints
@@ -32,7 +32,7 @@
 //	      - client_id: gwcurl-demo-magic
 //	        callback_urls: [http://127.0.0.1/callback]
 //
-// # Rules (PROTOCOLS V-ML-1, S-ML-2, V-OA-1..3)
+// # Rules (docs/auth/magic-link.md; RFC 7636, RFC 6749 §4.1)
 //
 // Link tokens and codes are random, kept only as hashes, single-use and
 // short-lived. The link is bound to the session that asked for it: the code
@@ -58,8 +58,8 @@ import (
 	"golang.org/x/time/rate"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwt/idp"
 )
@@ -102,7 +102,7 @@ type config struct {
 }
 
 // DemoClients is the client registered when the config names none: the
-// demo client gwcurl-demo-magic (PRODUCT §6.1) with loopback callbacks.
+// demo client gwcurl-demo-magic (docs/gateway.md, "The embedded demo") with loopback callbacks.
 func DemoClients() []idp.ClientConfig {
 	return []idp.ClientConfig{{
 		ClientID:     demo.MagicClientID,

@@ -36,7 +36,13 @@ const (
 // clock, and answers 200 with what it verified or 403 with the reason.
 func interopServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	v, err := sigv4verify.New(sigv4verify.Options{Service: "lambda", Region: "us-east-1"},
+	return interopServerAt(t, nil)
+}
+
+// interopServerAt is interopServer with the gateway clock now (nil: time.Now).
+func interopServerAt(t *testing.T, now func() time.Time) *httptest.Server {
+	t.Helper()
+	v, err := sigv4verify.New(sigv4verify.Options{Service: "lambda", Region: "us-east-1", Now: now},
 		[]auth.AWSKey{{AccessKeyID: interopKey, SecretAccessKey: interopSecret, ARN: interopARN}})
 	if err != nil {
 		t.Fatal(err)
@@ -363,10 +369,9 @@ func sdkRequest(t *testing.T, base string, c interopCase, secret, service, regio
 func TestInteropRefusals(t *testing.T) {
 	srv := interopServer(t)
 	post := interopCase{method: "POST", path: "/items", body: []byte(`{"name":"widget"}`)}
-	now := time.Now()
 	tests := []struct {
 		name, secret, service, region string
-		at                            time.Time
+		age                           time.Duration // signed this long before a fixed gateway clock
 		hash                          string
 		extra                         http.Header
 		want                          string
@@ -375,7 +380,7 @@ func TestInteropRefusals(t *testing.T) {
 		{name: "wrong secret", secret: "not-the-secret", want: "signature mismatch"},
 		{name: "wrong region", region: "eu-west-1", want: "credential scope region: signed for eu-west-1, route expects us-east-1"},
 		{name: "wrong service", service: "execute-api", want: "credential scope service: signed for execute-api, route expects lambda"},
-		{name: "20 minutes old", at: now.Add(-20 * time.Minute), want: "is 20m0s off the gateway clock (max 5m)"},
+		{name: "20 minutes old", age: 20 * time.Minute, want: "is 20m0s off the gateway clock (max 5m)"},
 		{name: "body does not match hash", hash: strings.Repeat("ab", 32), want: "payload hash mismatch"},
 		{name: "unsigned payload on lambda", hash: "UNSIGNED-PAYLOAD", want: "unsigned payload not allowed for service lambda"},
 	}
@@ -387,11 +392,13 @@ func TestInteropRefusals(t *testing.T) {
 				}
 				return s
 			}
-			at := tt.at
-			if at.IsZero() {
-				at = time.Now()
+			url, at := srv.URL, time.Now()
+			if tt.age != 0 {
+				// A fixed gateway clock, so the skew in the reason is exact.
+				clock := at.Truncate(time.Second)
+				url, at = interopServerAt(t, func() time.Time { return clock }).URL, clock.Add(-tt.age)
 			}
-			res := sdkRequest(t, srv.URL, post, def(tt.secret, interopSecret), def(tt.service, "lambda"), def(tt.region, "us-east-1"), at, tt.hash, tt.extra)
+			res := sdkRequest(t, url, post, def(tt.secret, interopSecret), def(tt.service, "lambda"), def(tt.region, "us-east-1"), at, tt.hash, tt.extra)
 			if tt.want == "" {
 				checkAccepted(t, post, res)
 				return

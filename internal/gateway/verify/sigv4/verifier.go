@@ -2,7 +2,7 @@
 // verifier: the `sigv4` route kind, which stands in for a Lambda function
 // URL (or API Gateway, or S3) with AuthType AWS_IAM.
 //
-// # Rules (PROTOCOLS.md §1.7, V-AWS-1..7)
+// # Rules (docs/auth/sigv4.md, "The mock gateway")
 //
 //   - The canonical request is rebuilt from the request as received:
 //     r.RequestURI (path and query exactly as sent), r.Host, the received
@@ -91,7 +91,7 @@ type Options struct {
 	MaxSkew time.Duration
 	// MaxPresignAge, when set, caps the life of a presigned request
 	// whatever its X-Amz-Expires says (STS presigned GetCallerIdentity is
-	// valid 15 minutes, PROTOCOLS S-AWS-16).
+	// valid 15 minutes; docs/auth/sts-identity.md).
 	MaxPresignAge time.Duration
 	// Now is the gateway clock; nil means time.Now.
 	Now func() time.Time
@@ -206,7 +206,7 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 
 // Identity turns a Result into the gateway identity: Principal is the key's
 // ARN, Claims the shape of a Lambda function URL's
-// requestContext.authorizer.iam (PROTOCOLS S-AWS-21).
+// requestContext.authorizer.iam (docs/auth/sigv4.md, "The mock gateway").
 func Identity(res *Result) *auth.Identity {
 	arn := res.Key.ARN
 	account, userID := CallerIDs(arn)

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
 	"github.com/gwcurl/gwcurl/internal/profiles"

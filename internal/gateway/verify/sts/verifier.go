@@ -12,7 +12,7 @@
 // URL itself (url), aws-iam-authenticator's token (k8s), or Vault's iam
 // login fields (vault).
 //
-// # Rules (PROTOCOLS.md §2, V-STS-1..18, and every bypass of §2.4)
+// # Rules (docs/auth/sts-identity.md, "How a back end verifies a proof")
 //
 //   - The STS request is rebuilt from trusted parts: the method and
 //     endpoint (scheme, host, path) are the route's, never the client's; a

@@ -68,7 +68,7 @@ func TestAccepted(t *testing.T) {
 	}
 }
 
-// TestRefused: every row of PROTOCOLS.md §2.4, and the other rules, are
+// TestRefused: every bypass of docs/auth/sts-identity.md, and the other rules, are
 // refused with 403 (401 without a header) and a reason; never a 5xx.
 func TestRefused(t *testing.T) {
 	t.Parallel()

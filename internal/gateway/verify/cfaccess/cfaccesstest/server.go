@@ -25,7 +25,7 @@ import (
 	cfverify "github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess"
 )
 
-// The demo application (PRODUCT.md §6.1).
+// The demo application (docs/gateway.md, "The embedded demo").
 const (
 	TeamDomain   = "https://gwcurl-demo.cloudflareaccess.com"
 	AUD          = "5f1a0b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeef"

@@ -40,7 +40,6 @@ type Keys struct {
 
 	mu   sync.Mutex
 	keys []*signingKey // [0] signs
-	gen  int
 }
 
 type signingKey struct {
@@ -139,7 +138,7 @@ var ErrUnknownKey = errors.New("no published key has this kid")
 // signature against the published key named by its kid and returns the
 // payload. It checks no claim.
 func (k *Keys) VerifySignature(_ context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, fmt.Errorf("malformed JWT: %w", err)
 	}

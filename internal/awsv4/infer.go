@@ -1,0 +1,128 @@
+package awsv4
+
+import (
+	"net"
+	"strings"
+
+	"github.com/gwcurl/gwcurl/internal/lazyre"
+)
+
+// regionRE matches AWS region names (us-east-1, us-gov-west-1, cn-north-1, eu-central-2, ...).
+var regionRE = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// IsRegion reports whether s has the form of an AWS region name
+// (us-east-1, us-gov-west-1, cn-north-1, ...).
+func IsRegion(s string) bool { return regionRE.MatchString(s) }
+
+// signingNames maps endpoint prefixes whose SigV4 signing name differs from
+// the host label. Only well-known, stable cases: anything else falls back to
+// the host label, and --service overrides.
+var signingNames = map[string]string{
+	"bedrock-runtime":       "bedrock",
+	"bedrock-agent-runtime": "bedrock",
+	"email":                 "ses",
+	"runtime.sagemaker":     "sagemaker",
+	"runtime.lex":           "lex",
+	"data.iot":              "iotdata",
+	"streams.dynamodb":      "dynamodb",
+}
+
+// InferServiceRegion infers the SigV4 signing service and region from a
+// request host (a port is ignored). It recognises:
+//
+//	<id>.lambda-url.<region>.on.aws                  lambda
+//	<id>.execute-api.<region>.amazonaws.com          execute-api
+//	s3.amazonaws.com, <bucket>.s3.amazonaws.com       s3, us-east-1
+//	[<bucket>.]s3.<region>.amazonaws.com              s3 (also s3-<region>, s3.dualstack.<region>,
+//	                                                  s3-fips, s3-accesspoint, s3-control)
+//	<domain>.<region>.es.amazonaws.com                es (OpenSearch domains), aoss likewise
+//	sts.amazonaws.com                                 sts, us-east-1
+//	<service>.<region>.amazonaws.com                  <service> (a few renamed, e.g. bedrock-runtime → bedrock)
+//
+// and the same under amazonaws.com.cn. Either result is "" when the host does
+// not say; the caller then needs --service / --region.
+func InferServiceRegion(host string) (service, region string) {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(h, ".")
+
+	if rest, ok := strings.CutSuffix(h, ".on.aws"); ok {
+		labels := strings.Split(rest, ".")
+		if n := len(labels); n >= 3 && labels[n-2] == "lambda-url" && regionRE.MatchString(labels[n-1]) {
+			return "lambda", labels[n-1]
+		}
+		return "", ""
+	}
+
+	var rest string
+	var ok bool
+	if rest, ok = strings.CutSuffix(h, ".amazonaws.com"); !ok {
+		if rest, ok = strings.CutSuffix(h, ".amazonaws.com.cn"); !ok {
+			return "", ""
+		}
+	}
+	labels := strings.Split(rest, ".")
+	n := len(labels)
+
+	// S3: find the last "s3..." label; everything before it is the bucket or
+	// access point name (which may itself contain "s3"), what follows it the
+	// region.
+	for i := n - 1; i >= 0; i-- {
+		l := labels[i]
+		switch {
+		case l == "s3" || l == "s3-fips" || l == "s3-accesspoint" || l == "s3-control" ||
+			l == "s3-object-lambda" || l == "s3-outposts":
+			svc := "s3"
+			if l == "s3-object-lambda" {
+				svc = "s3-object-lambda"
+			}
+			if l == "s3-outposts" {
+				svc = "s3-outposts"
+			}
+			after := labels[i+1:]
+			for len(after) > 0 && (after[0] == "dualstack" || after[0] == "fips") {
+				after = after[1:]
+			}
+			switch {
+			case len(after) == 0:
+				return svc, "us-east-1" // s3.amazonaws.com: the global endpoint
+			case regionRE.MatchString(after[0]):
+				return svc, after[0]
+			}
+			return svc, ""
+		case l == "s3-external-1":
+			return "s3", "us-east-1"
+		case strings.HasPrefix(l, "s3-") && regionRE.MatchString(strings.TrimPrefix(l, "s3-")):
+			return "s3", strings.TrimPrefix(l, "s3-") // legacy s3-<region>
+		}
+	}
+
+	switch {
+	case n >= 3 && labels[n-2] == "execute-api" && regionRE.MatchString(labels[n-1]):
+		return "execute-api", labels[n-1]
+	case n >= 3 && (labels[n-1] == "es" || labels[n-1] == "aoss") && regionRE.MatchString(labels[n-2]):
+		return labels[n-1], labels[n-2] // <domain>.<region>.es.amazonaws.com
+	case n == 1 && labels[0] == "sts":
+		return "sts", "us-east-1"
+	case n == 1 && labels[0] == "iam":
+		return "iam", "us-east-1"
+	case n >= 2 && regionRE.MatchString(labels[n-1]):
+		prefix := strings.Join(labels[:n-1], ".")
+		if s, ok := signingNames[prefix]; ok {
+			return s, labels[n-1]
+		}
+		if n == 2 {
+			return prefix, labels[n-1]
+		}
+		// <something>.<service>.<region>.amazonaws.com (e.g. an account- or
+		// resource-specific prefix): the label before the region is the
+		// endpoint prefix.
+		if s, ok := signingNames[labels[n-2]]; ok {
+			return s, labels[n-1]
+		}
+		return labels[n-2], labels[n-1]
+	}
+	return "", ""
+}
