@@ -32,7 +32,7 @@ func TestVersionFromBuild(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	gitBin := needTool(t, "git")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := needTool(t, "go")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
