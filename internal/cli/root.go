@@ -83,6 +83,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	}
 	root.SetHelpCommand(newCmdHelp(root))
 	usageArgs(root)
+	f.registerCompletions(root)
 	return root
 }
 
