@@ -269,6 +269,15 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	if explainIt {
 		f.diagnose(rec, rr, resp, explained.Bytes())
 	}
+	if o.Download && !o.Silent && atomic != nil {
+		// httpie's closing line: what was saved where, and how fast.
+		d := stats.end.Sub(stats.start)
+		rate := ""
+		if d > 0 {
+			rate = ", " + humanBytes(int64(float64(n)/d.Seconds())) + "/s"
+		}
+		fmt.Fprintf(f.IO.ErrOut, "%s downloaded %s to %s in %s%s\n", errSt.OK.Render("✓"), humanBytes(n), o.Output, d.Round(time.Millisecond), rate)
+	}
 	if trace != nil {
 		trace("* %d bytes in %s", n, stats.end.Sub(stats.start).Round(time.Millisecond))
 	}
