@@ -216,6 +216,9 @@ func newCmdLogout(f *Factory, profile *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
 		Short: "Forget the profile's cached tokens (and revoke them where the provider can)",
+		Example: heredoc.Doc(`
+			$ gwcurl logout -p app
+		`),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pc, err := f.selectProfile(*profile, "", nil)
@@ -348,6 +351,11 @@ func newCmdWhoami(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the profile's credentials say you are, and until when",
+		Example: heredoc.Doc(`
+			$ gwcurl whoami -p dev
+			$ gwcurl whoami --auth sigv4 --aws-profile prod --json
+			$ AWS_ENDPOINT_URL_STS=http://127.0.0.1:4566 gwcurl whoami --auth sigv4
+		`),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pc, err := f.selectProfile(*profile, target, ro)

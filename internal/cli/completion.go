@@ -69,13 +69,28 @@ _get_comp_words_by_ref() {
 fi
 `
 
-// registerCompletions wires the completion functions into the command tree.
+// profileCommands are the commands where -p/--profile means something;
+// other commands' help does not show it.
+var profileCommands = map[string]bool{"gwcurl": true, "login": true, "logout": true, "token": true, "whoami": true, "presign": true,
+	"run": true, "ws": true, "show": true}
+
+// registerCompletions wires the completion functions into the command tree,
+// and hides -p from the help of commands it does not apply to.
 func (f *Factory) registerCompletions(root *cobra.Command) {
+	defaultHelp := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		if p := root.PersistentFlags().Lookup("profile"); p != nil && !profileCommands[cmd.Name()] {
+			p.Hidden = true
+			defer func() { p.Hidden = false }()
+		}
+		defaultHelp(cmd, args)
+	})
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() != "completion" {
 			continue
 		}
+		c.Example = "  $ gwcurl completion bash > ~/.local/share/bash-completion/completions/gwcurl\n  $ gwcurl completion zsh > \"${fpath[1]}/_gwcurl\"\n  $ gwcurl completion fish > ~/.config/fish/completions/gwcurl.fish"
 		for _, sh := range c.Commands() {
 			if sh.Name() == "bash" {
 				sh.Long = strings.Replace(sh.Long, "This script depends on the 'bash-completion' package.\nIf it is not installed already, you can install it via your OS's package manager.",

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/MakeNowJust/heredoc"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,6 +24,9 @@ func newCmdDemo(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Run every route of the embedded mock gateway with every auth kind",
+		Example: heredoc.Doc(`
+			$ gwcurl demo
+		`),
 		Long: "Start the embedded mock gateway in-process, write temporary profiles, call every\n" +
 			"route with the profile made for it and print a table. Exits 0 only when all pass.\n" +
 			"It touches no file outside a temporary directory.",

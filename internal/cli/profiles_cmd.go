@@ -43,6 +43,9 @@ func newCmdProfilesList(f *Factory) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List profiles",
+		Example: heredoc.Doc(`
+			$ gwcurl profiles list
+		`),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file, err := f.configFile()
@@ -94,6 +97,9 @@ func newCmdProfilesShow(f *Factory, profileFlag *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show [NAME]",
 		Short: "Show a profile (secrets are references, never values)",
+		Example: heredoc.Doc(`
+			$ gwcurl profiles show dev
+		`),
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
@@ -323,6 +329,9 @@ func newCmdProfilesUse(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "use NAME",
 		Short: "Make a profile the current one",
+		Example: heredoc.Doc(`
+			$ gwcurl profiles use staging
+		`),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
@@ -347,6 +356,9 @@ func newCmdProfilesRm(f *Factory) *cobra.Command {
 		Use:     "rm NAME",
 		Aliases: []string{"remove", "delete"},
 		Short:   "Remove a profile and the secrets gwcurl stored for it",
+		Example: heredoc.Doc(`
+			$ gwcurl profiles rm old-dev
+		`),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
