@@ -318,6 +318,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.method = r.Method
 	st.client = clientIP(r.RemoteAddr)
 	st.id = g.requestID()
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = &clientBody{rc: r.Body}
+		r.Body = st.body
+	}
 
 	h := w.Header()
 	for _, sh := range g.secHeaders {
@@ -444,6 +448,11 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 	var rej *auth.Rejection
 	var he *HTTPError
 	switch {
+	case st.bodyErr() != nil && !isMaxBytes(err) && r.Context().Err() == nil:
+		// Whoever was reading (a verifier hashing the body, the reverse
+		// proxy) failed because the client's body is malformed.
+		status, reason, decision = http.StatusBadRequest, "malformed request body: "+st.bodyErr().Error(), "bad_body"
+		header = http.Header{"Connection": {"close"}}
 	case errors.As(err, &rej):
 		status, reason, decision, header, details = rej.Status, rej.Reason, "deny", rej.Header, rej.Details
 		if status == 0 {
