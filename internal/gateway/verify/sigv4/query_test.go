@@ -46,3 +46,21 @@ func TestOriginSeesTheSignedQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsignedIs403InAWSShape: Lambda function URLs and API Gateway answer
+// an unsigned request 403 (never 401) with their JSON message; the
+// gateway's reason keeps the prefix gwcurl explain matches.
+func TestUnsignedIs403InAWSShape(t *testing.T) {
+	for service, want := range map[string][2]string{
+		"lambda":      {"Message", "Forbidden"},
+		"execute-api": {"message", "Missing Authentication Token"},
+		"s3":          {"Message", "Access Denied"},
+	} {
+		v := newVerifier(t, sigv4verify.Options{Service: service})
+		_, err := v.Verify(httptest.NewRecorder(), httptest.NewRequest("GET", "http://gw.test/items", nil))
+		rej := wantReject(t, err, 403, "missing AWS SigV4 authentication")
+		if rej.Details[want[0]] != want[1] {
+			t.Errorf("%s: details %v, want %s=%q", service, rej.Details, want[0], want[1])
+		}
+	}
+}

@@ -288,7 +288,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, auth.Reject("malformed query string: %v", err)
 	}
-	cred, err := parseAuth(r, params)
+	cred, err := parseAuth(r, params, v.opts.Service)
 	if err != nil {
 		return nil, err
 	}
