@@ -31,7 +31,7 @@ var (
 		ARN: "arn:aws:sts::123456789012:assumed-role/oncall/alice", SessionToken: "IQoJb3JpZ2luX2VjEXAMPLETOKEN/+="}
 )
 
-func newVerifier(t *testing.T, o sigv4verify.Options) *sigv4verify.Verifier {
+func newVerifier(t testing.TB, o sigv4verify.Options) *sigv4verify.Verifier {
 	t.Helper()
 	if o.Service == "" {
 		o.Service = "lambda"
@@ -65,7 +65,7 @@ type signOpts struct {
 }
 
 // signed returns the server-side view of a signed request.
-func signed(t *testing.T, o signOpts) *http.Request {
+func signed(t testing.TB, o signOpts) *http.Request {
 	t.Helper()
 	if o.method == "" {
 		o.method = "POST"
