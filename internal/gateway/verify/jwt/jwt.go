@@ -392,9 +392,16 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	}
 	ks, err := v.keys.keySet(ctx)
 	if err != nil {
-		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error()}
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+			Header: http.Header{"Retry-After": {"5"}}}
 	}
 	payload, err := ks.VerifySignature(ctx, raw)
+	if err != nil && strings.HasPrefix(err.Error(), "fetching keys") && !errors.Is(err, errRefetchLimited) {
+		// The issuer's JWKS could not be fetched (go-oidc's "fetching
+		// keys ..."): an outage of the identity provider, not a bad token.
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+			Header: http.Header{"Retry-After": {"5"}}}
+	}
 	if err != nil {
 		kid := jws.Signatures[0].Header.KeyID
 		return nil, invalidToken("signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err)
