@@ -219,7 +219,7 @@ func newCmdLogout(f *Factory, profile *string) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ gwcurl logout -p app
 		`),
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pc, err := f.selectProfile(*profile, "", nil)
 			if err != nil {
@@ -356,7 +356,7 @@ func newCmdWhoami(f *Factory, profile *string) *cobra.Command {
 			$ gwcurl whoami --auth sigv4 --aws-profile prod --json
 			$ AWS_ENDPOINT_URL_STS=http://127.0.0.1:4566 gwcurl whoami --auth sigv4
 		`),
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pc, err := f.selectProfile(*profile, target, ro)
 			if err != nil {

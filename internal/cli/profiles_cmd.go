@@ -46,7 +46,7 @@ func newCmdProfilesList(f *Factory) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ gwcurl profiles list
 		`),
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			file, err := f.configFile()
 			if err != nil {
@@ -100,7 +100,7 @@ func newCmdProfilesShow(f *Factory, profileFlag *string) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ gwcurl profiles show dev
 		`),
-		Args:  cobra.MaximumNArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
 			if err != nil {
@@ -332,7 +332,7 @@ func newCmdProfilesUse(f *Factory) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ gwcurl profiles use staging
 		`),
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
 			if err != nil {
@@ -359,7 +359,7 @@ func newCmdProfilesRm(f *Factory) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ gwcurl profiles rm old-dev
 		`),
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := f.configFile()
 			if err != nil {

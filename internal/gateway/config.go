@@ -35,6 +35,11 @@ type Config struct {
 	// Env is the environment overlay that was applied ("" for none).
 	Env string `yaml:"-"`
 
+	// Hosts are extra Host header values the gateway answers to, besides
+	// its listen address and localhost/127.0.0.1/[::1] on its port
+	// ("gw.test" for any port, "gw.test:8080" for one). Others get 421
+	// (DNS-rebinding guard, docs/security.md).
+	Hosts []string `yaml:"hosts"`
 	// Explain makes rejections name what failed (default true).
 	Explain *bool `yaml:"explain"`
 	// BodyLimit is the largest request body accepted (default 10 MiB).
@@ -415,6 +420,13 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 		key := k.Value
 		var err error
 		switch key {
+		case "hosts":
+			err = d.stringList(v, key, &cfg.Hosts)
+			for j, h := range cfg.Hosts {
+				if err == nil && !validHostEntry(h) {
+					err = d.errf(v, fmt.Sprintf("%s[%d]", key, j), "%q is not a host name or host:port (no scheme, path or wildcard)", h)
+				}
+			}
 		case "explain":
 			err = d.scalar(v, key, &cfg.Explain)
 		case "body_limit":
@@ -466,7 +478,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 }
 
 var (
-	topKeys   = []string{"explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
+	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
 	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight"}
 )
 

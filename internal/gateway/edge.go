@@ -330,8 +330,12 @@ func removeCredentials(h http.Header) {
 	for _, line := range cookies {
 		var parts []string
 		for part := range strings.SplitSeq(line, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if name == "CF_Authorization" || name == "CF_AppSession" || strings.TrimSpace(part) == "" {
+			// Names are compared as browsers and net/http parse them:
+			// whitespace around the name is not part of it, so
+			// "CF_Authorization =x" is the CF_Authorization cookie.
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.Trim(name, " \t")
+			if isCredentialCookie(name) || strings.TrimSpace(part) == "" {
 				continue
 			}
 			parts = append(parts, strings.TrimSpace(part))
@@ -345,6 +349,12 @@ func removeCredentials(h http.Header) {
 	} else {
 		h["Cookie"] = kept
 	}
+}
+
+// isCredentialCookie reports whether a cookie name (already trimmed) is
+// one of Cloudflare Access's, which no origin may see.
+func isCredentialCookie(name string) bool {
+	return name == "CF_Authorization" || name == "CF_AppSession"
 }
 
 // ---- body size limit ----

@@ -5,7 +5,8 @@
 //
 // Every request goes through, in order:
 //
-//  1. security response headers and an X-Request-Id are set;
+//  1. security response headers and an X-Request-Id are set; a Host the
+//     gateway does not serve is answered 421 (DNS-rebinding guard);
 //  2. CORS: preflights are answered here, an Origin outside the exact
 //     allowlist is refused (403), an allowed one gets CORS headers on every
 //     answer, the gateway's own errors included;
@@ -80,6 +81,7 @@ type Gateway struct {
 	rootRoute   bool     // a route serves "/", so there is no index page
 	mocks       []mount  // longest prefix first
 	cors        corsPolicy
+	hosts       hostPolicy
 	secHeaders  []headerValue
 	log         *requestLog
 	index       []byte
@@ -183,6 +185,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	g.log = newRequestLog(opts.Log, recent)
 	g.cors = newCORSPolicy(cfg.CORS)
+	g.hosts = newHostPolicy(base, cfg.Hosts)
 	g.secHeaders = securityHeaders(cfg.SecurityHeaders)
 
 	g.env = &auth.Env{
@@ -315,6 +318,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.method = r.Method
 	st.client = clientIP(r.RemoteAddr)
 	st.id = g.requestID()
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = &clientBody{rc: r.Body}
+		r.Body = st.body
+	}
 
 	h := w.Header()
 	for _, sh := range g.secHeaders {
@@ -359,15 +366,18 @@ func (g *Gateway) requestID() string {
 }
 
 func (g *Gateway) serve(st *reqState, r *http.Request) error {
+	if !g.hosts.allows(r.Host) {
+		// Before CORS and the mock providers: the same-origin check
+		// compares Origin with Host, which a rebinding page chooses.
+		return &HTTPError{Status: http.StatusMisdirectedRequest, Decision: "wrong_host",
+			Reason: "host " + strconvQuote(r.Host) + " is not served by this gateway (use its listen address or localhost, or add it to hosts:)"}
+	}
 	if done, err := g.cors.apply(st, r); done || err != nil {
 		return err
 	}
 	path := r.URL.Path
-	if hasDotSegment(path) {
-		// Routes match by prefix on the path as sent; "/public/../aws/x"
-		// would match /public while an origin that normalizes sees /aws/x.
-		// Real edges normalize or refuse; the gateway refuses.
-		return &HTTPError{Status: http.StatusBadRequest, Decision: "bad_path", Reason: "path has . or .. segments; send the normalized path"}
+	if why := pathProblem(path); why != "" {
+		return &HTTPError{Status: http.StatusBadRequest, Decision: "bad_path", Reason: why}
 	}
 	for i := range g.mocks {
 		m := &g.mocks[i]
@@ -438,6 +448,11 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 	var rej *auth.Rejection
 	var he *HTTPError
 	switch {
+	case st.bodyErr() != nil && !isMaxBytes(err) && r.Context().Err() == nil:
+		// Whoever was reading (a verifier hashing the body, the reverse
+		// proxy) failed because the client's body is malformed.
+		status, reason, decision = http.StatusBadRequest, "malformed request body: "+st.bodyErr().Error(), "bad_body"
+		header = http.Header{"Connection": {"close"}}
 	case errors.As(err, &rej):
 		status, reason, decision, header, details = rej.Status, rej.Reason, "deny", rej.Header, rej.Details
 		if status == 0 {
@@ -627,7 +642,36 @@ func ctxWithIdentity(r *http.Request, id *auth.Identity) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 }
 
-// hasDotSegment reports whether a decoded path has a "." or ".." segment.
+// pathProblem says why a decoded path is refused, or "". Routes match by
+// prefix on the path as sent; "/public/../aws/x" would match /public while
+// an origin that normalizes sees /aws/x. Real edges normalize or refuse;
+// the gateway refuses every spelling origins are known to read as a dot
+// segment or a separator:
+//   - "." and ".." segments (also when sent as %2E);
+//   - ";" path parameters on them ("..;", "..%3B"), which Tomcat and
+//     Spring strip before normalizing;
+//   - backslashes, raw or %5C, which IIS, Windows servers and several
+//     proxies read as "/";
+//   - a dot segment formed once more layer of escapes is undone ("..%252F",
+//     "%252E%252E"), for origins that decode twice.
+func pathProblem(p string) string {
+	if strings.IndexByte(p, '\\') >= 0 {
+		return "path has a backslash (raw or %5C); origins read it as a separator: send / instead"
+	}
+	if hasDotSegment(p) {
+		return "path has . or .. segments (possibly with ;parameters); send the normalized path"
+	}
+	if strings.IndexByte(p, '%') >= 0 {
+		// Escapes left after one decoding: read as a twice-decoding origin.
+		if again, err := url.PathUnescape(p); err == nil && (strings.IndexByte(again, '\\') >= 0 || hasDotSegment(again)) {
+			return "path has a doubly encoded dot segment, slash or backslash; send the normalized path"
+		}
+	}
+	return ""
+}
+
+// hasDotSegment reports whether a decoded path has a "." or ".." segment,
+// ignoring ";" path parameters ("..;x" is "..").
 func hasDotSegment(p string) bool {
 	for len(p) > 0 {
 		i := strings.IndexByte(p, '/')
@@ -637,9 +681,20 @@ func hasDotSegment(p string) bool {
 		} else {
 			p = ""
 		}
+		if j := strings.IndexByte(seg, ';'); j >= 0 {
+			seg = seg[:j]
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
 	}
 	return false
+}
+
+// strconvQuote quotes an attacker-chosen value for a reason line.
+func strconvQuote(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return strconv.Quote(s)
 }

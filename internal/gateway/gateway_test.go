@@ -484,6 +484,7 @@ func TestHeaderSanitization(t *testing.T) {
 	defer up.Close()
 	s := gatewaytest.StartYAML(t, `
 headers: {X-Service: svc-a}
+hosts: [evil.example]
 routes:
   - prefix: /up
     auth: {kind: test}
@@ -933,16 +934,36 @@ func TestAbortedUpstreamBodyIsLogged(t *testing.T) {
 
 func TestDotSegmentsRefused(t *testing.T) {
 	srv := gatewaytest.StartDemo(t, gateway.Options{})
-	for _, p := range []string{"/public/../aws/echo", "/public/./echo", "/public/%2e%2e/aws/echo", "/public/.."} {
+	for _, p := range []string{"/public/../aws/echo", "/public/./echo", "/public/%2e%2e/aws/echo", "/public/..",
+		// Spellings that origins resolve as dot segments or separators.
+		"/public/..;/aws/echo", "/public/..%3B/aws/echo", "/public/..;jsessionid=x/aws/echo", "/public/.;/echo",
+		`/public/..\aws/echo`, "/public/..%5Caws/echo", "/public/..%5caws/echo", `/public\echo`,
+		"/public/..%252Faws/echo", "/public/%252E%252E/aws/echo", "/public%2F..%2Faws/echo", "/public/..%255Caws/echo",
+	} {
 		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
 		req.URL.Opaque = p // send the path as is
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("GET %s = %d, want 400", p, resp.StatusCode)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "path has") {
+			t.Errorf("GET %s = %d %s, want 400 naming the path", p, resp.StatusCode, body)
+		}
+	}
+	// Ordinary escapes still pass: an encoded slash inside a segment, a
+	// semicolon in a normal segment, a dot inside a name.
+	for _, p := range []string{"/public/echo/a%2Fb", "/public/echo/a;b", "/public/echo/..x", "/public/echo/%2e%2ex"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.URL.Opaque = p
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", p, resp.StatusCode)
 		}
 	}
 }

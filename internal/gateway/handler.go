@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
@@ -85,7 +87,41 @@ type reqState struct {
 	identity *auth.Identity
 	upstream string
 	proxyErr error
+	// body wraps the client's body: its first read error (a malformed
+	// chunked encoding, a body shorter than Content-Length) is the
+	// client's fault, answered 400 whoever was reading (a verifier, the
+	// proxy).
+	body *clientBody
 }
+
+// bodyErr returns the first error reading the client's body, if any.
+func (s *reqState) bodyErr() error {
+	if s.body == nil {
+		return nil
+	}
+	if p := s.body.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// clientBody records the first read error of a request body. It is not
+// part of the pooled state: the proxy's transport may still read it after
+// the handler returned.
+type clientBody struct {
+	rc  io.ReadCloser
+	err atomic.Pointer[error]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
 
 func (s *reqState) reset() { *s = reqState{} }
 

@@ -130,6 +130,16 @@ func TestRefusals(t *testing.T) {
 	forged := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(payload))
 	forged.Header["kid"] = s.KeyIDs()[0]
 	forgedTok, _ := forged.SignedString(other)
+	// Signed by the right key, with a critical header extension the
+	// verifier cannot understand (RFC 7515 §4.1.11: refuse).
+	critical := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": DefaultIssuer, "aud": aud, "sub": "1", "email": "x@example.com", "email_verified": true, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()})
+	critical.Header["kid"] = s.KeyIDs()[0]
+	critical.Header["crit"] = []string{"https://example.com/must-understand"}
+	critical.Header["https://example.com/must-understand"] = true
+	criticalTok, err := critical.SignedString(s.keys[0].priv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A good token whose payload is swapped after signing.
 	parts := strings.Split(good(nil), ".")
 	tampered := parts[0] + "." + seg(map[string]any{"iss": DefaultIssuer, "aud": aud, "sub": "admin", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}) + "." + parts[2]
@@ -150,6 +160,7 @@ func TestRefusals(t *testing.T) {
 		{"unknown key", "/run", bearerHdr(foreignTok), 403, "unknown key id"},
 		{"forged signature", "/run", bearerHdr(forgedTok), 403, "signature mismatch"},
 		{"tampered payload", "/run", bearerHdr(tampered), 403, "signature mismatch"},
+		{"unknown crit header", "/run", bearerHdr(criticalTok), 403, "crit"},
 		{"expired", "/run", bearerHdr(good(map[string]any{"iat": past.Unix(), "exp": past.Add(time.Hour - time.Minute).Unix()})), 403, "token expired at " + past.Add(time.Hour-time.Minute).UTC().Format(time.RFC3339) + " (now "},
 		{"no exp", "/run", bearerHdr(good(map[string]any{"exp": nil})), 403, "claim exp: missing"},
 		{"issued in the future", "/run", bearerHdr(good(map[string]any{"iat": time.Now().Add(10 * time.Minute).Unix()})), 403, "issued in the future"},

@@ -110,7 +110,7 @@ func protect(v auth.Verifier) http.Handler {
 	})
 }
 
-func yamlNode(t *testing.T, s string) *yaml.Node {
+func yamlNode(t testing.TB, s string) *yaml.Node {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(s), &n); err != nil {

@@ -55,6 +55,16 @@ func splitJWT(tok string) (*rawJWT, error) {
 	if err := decodeObject(hb, &r.header); err != nil {
 		return nil, fmt.Errorf("token header is not a JSON object: %v", err)
 	}
+	if crit, ok := r.header["crit"]; ok {
+		// RFC 7515 §4.1.11: a recipient must refuse a token whose crit
+		// names an extension it does not understand; this one understands
+		// none (Google never sets crit).
+		b, _ := json.Marshal(crit)
+		if len(b) > 60 {
+			b = append(b[:60], "..."...)
+		}
+		return nil, fmt.Errorf("token header has crit %s: no critical header extension is understood here (RFC 7515 §4.1.11)", b)
+	}
 	if err := decodeObject(pb, &r.claims); err != nil {
 		return nil, fmt.Errorf("token payload is not a JSON object: %v", err)
 	}

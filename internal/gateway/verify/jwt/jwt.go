@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -69,6 +70,11 @@ const (
 	maxLeeway           = 10 * time.Minute
 	maxTokenBytes       = 16 << 10
 	fetchTimeout        = 10 * time.Second
+	// jwksRefetchInterval is the least time between two fetches of a
+	// remote JWKS: a token with an unknown kid makes go-oidc's key set
+	// refetch, so without it every such token costs the issuer a request
+	// (amplification). Cached keys keep verifying in between.
+	jwksRefetchInterval = 10 * time.Second
 )
 
 // RegisterIssuer tells the gateway's jwt verifiers that a mock provider of
@@ -237,11 +243,11 @@ func New(node *yaml.Node, env *auth.Env) (*Verifier, error) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, fmt.Errorf("jwt: auth.jwks_url %q: want an http(s) URL", c.JWKSURL)
 		}
-		v.keys = &remoteKeys{jwksURL: c.JWKSURL}
+		v.keys = &remoteKeys{jwksURL: c.JWKSURL, now: v.now}
 	case registered(env, c.Issuer) != nil:
 		v.keys = staticKeys{registered(env, c.Issuer)}
 	default:
-		v.keys = &remoteKeys{issuer: c.Issuer}
+		v.keys = &remoteKeys{issuer: c.Issuer, now: v.now}
 	}
 	return v, nil
 }
@@ -256,11 +262,13 @@ type staticKeys struct{ ks oidc.KeySet }
 func (s staticKeys) keySet(context.Context) (oidc.KeySet, error) { return s.ks, nil }
 
 // remoteKeys fetches a JWKS over HTTP, from jwks_url or the issuer's
-// discovery document, with go-oidc's RemoteKeySet (cached; refetched once
-// for an unknown kid). A failed discovery is retried on the next request.
+// discovery document, with go-oidc's RemoteKeySet (cached; refetched for an
+// unknown kid, at most once per jwksRefetchInterval). A failed discovery is
+// retried on the next request.
 type remoteKeys struct {
 	issuer  string
 	jwksURL string
+	now     func() time.Time
 
 	mu sync.Mutex
 	ks oidc.KeySet
@@ -273,7 +281,6 @@ func (r *remoteKeys) keySet(ctx context.Context) (oidc.KeySet, error) {
 		return r.ks, nil
 	}
 	client := &http.Client{Timeout: fetchTimeout}
-	bg := oidc.ClientContext(context.Background(), client)
 	jwksURL := r.jwksURL
 	if jwksURL == "" {
 		dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), fetchTimeout)
@@ -290,8 +297,39 @@ func (r *remoteKeys) keySet(ctx context.Context) (oidc.KeySet, error) {
 		}
 		jwksURL = doc.JWKSURI
 	}
-	r.ks = oidc.NewRemoteKeySet(bg, jwksURL)
+	limited := &http.Client{Timeout: fetchTimeout, Transport: &fetchLimiter{base: http.DefaultTransport, now: r.now, every: jwksRefetchInterval}}
+	r.ks = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), limited), jwksURL)
 	return r.ks, nil
+}
+
+// fetchLimiter is the JWKS client's transport: it refuses a fetch within
+// every of the previous one, without touching the network. go-oidc's
+// RemoteKeySet has no such limit (it only merges concurrent fetches) and
+// keeps its cached keys when a fetch fails, so known keys keep working.
+type fetchLimiter struct {
+	base  http.RoundTripper
+	now   func() time.Time
+	every time.Duration
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+var errRefetchLimited = errors.New("JWKS refetch refused: the key set was fetched less than " + jwksRefetchInterval.String() + " ago (unknown kid)")
+
+func (f *fetchLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	now := f.now()
+	if !f.last.IsZero() && now.Sub(f.last) < f.every && now.Sub(f.last) > -f.every {
+		f.mu.Unlock()
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, errRefetchLimited
+	}
+	f.last = now
+	f.mu.Unlock()
+	return f.base.RoundTrip(req)
 }
 
 // Verify implements auth.Verifier.
@@ -354,9 +392,16 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	}
 	ks, err := v.keys.keySet(ctx)
 	if err != nil {
-		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error()}
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+			Header: http.Header{"Retry-After": {"5"}}}
 	}
 	payload, err := ks.VerifySignature(ctx, raw)
+	if err != nil && strings.HasPrefix(err.Error(), "fetching keys") && !errors.Is(err, errRefetchLimited) {
+		// The issuer's JWKS could not be fetched (go-oidc's "fetching
+		// keys ..."): an outage of the identity provider, not a bad token.
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+			Header: http.Header{"Retry-After": {"5"}}}
+	}
 	if err != nil {
 		kid := jws.Signatures[0].Header.KeyID
 		return nil, invalidToken("signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err)
@@ -371,6 +416,15 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 		return nil, forbidden("claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"]))
 	}
 	now := v.now()
+	// RFC 7519 §4.1.4-6: exp, nbf and iat are NumericDates; a value of
+	// another type is refused, not ignored.
+	for _, c := range []string{"exp", "nbf", "iat"} {
+		if val, present := claims[c]; present {
+			if _, ok := numericDate(val); !ok {
+				return nil, invalidToken("claim %s is not a NumericDate (seconds since the epoch): %s", c, shortJSON(val))
+			}
+		}
+	}
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
 		return nil, invalidToken("claim exp is missing")
@@ -432,7 +486,7 @@ func numericDate(v any) (time.Time, bool) {
 	switch n := v.(type) {
 	case json.Number:
 		f, err := n.Float64()
-		if err != nil {
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || f < -(1<<53) || f > 1<<53 {
 			return time.Time{}, false
 		}
 		return time.Unix(int64(f), 0), true
@@ -529,4 +583,16 @@ func quoteHeader(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// shortJSON renders a claim value for a reason line, cut to 40 bytes.
+func shortJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "?"
+	}
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
 }

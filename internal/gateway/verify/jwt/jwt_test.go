@@ -21,7 +21,7 @@ import (
 
 const iss = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test"
 
-func node(t *testing.T, s string) *yaml.Node {
+func node(t testing.TB, s string) *yaml.Node {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(s), &n); err != nil {
@@ -30,7 +30,7 @@ func node(t *testing.T, s string) *yaml.Node {
 	return n.Content[0]
 }
 
-func verifier(t *testing.T, env *auth.Env, cfg string) auth.Verifier {
+func verifier(t testing.TB, env *auth.Env, cfg string) auth.Verifier {
 	t.Helper()
 	v, err := jwtverify.Factory(node(t, cfg), env)
 	if err != nil {

@@ -29,7 +29,7 @@ func queryAuthName(k string) (string, bool) {
 
 // parseAuth finds and strictly parses the request's single authentication
 // (V-AWS-2).
-func parseAuth(r *http.Request, params []awsv4.QueryParam) (*credential, error) {
+func parseAuth(r *http.Request, params []awsv4.QueryParam, service string) (*credential, error) {
 	authz := r.Header.Values("Authorization")
 	qauth := false
 	for _, p := range params {
@@ -40,7 +40,7 @@ func parseAuth(r *http.Request, params []awsv4.QueryParam) (*credential, error) 
 	}
 	switch {
 	case len(authz) == 0 && !qauth:
-		return nil, auth.Unauthorized("missing AWS SigV4 authentication: no Authorization header and no X-Amz-Signature query parameter")
+		return nil, noAuthentication(service)
 	case len(authz) > 0 && qauth:
 		return nil, auth.Reject("both an Authorization header and query-string authentication (X-Amz-*) were sent: use exactly one")
 	case len(authz) > 1:
@@ -49,6 +49,22 @@ func parseAuth(r *http.Request, params []awsv4.QueryParam) (*credential, error) 
 		return parseQueryAuth(params)
 	}
 	return parseHeaderAuth(r, authz[0], params)
+}
+
+// noAuthentication is the answer to an unsigned request: 403, as Lambda
+// function URLs and API Gateway answer it (never 401), with their JSON
+// message field alongside the gateway's reason.
+func noAuthentication(service string) *auth.Rejection {
+	rej := auth.Reject("missing AWS SigV4 authentication: no Authorization header and no X-Amz-Signature query parameter")
+	switch service {
+	case "execute-api":
+		rej.Header = http.Header{"X-Amzn-Errortype": {"MissingAuthenticationTokenException"}}
+		return rej.With("message", "Missing Authentication Token")
+	case "s3":
+		return rej.With("Code", "AccessDenied").With("Message", "Access Denied")
+	}
+	rej.Header = http.Header{"X-Amzn-Errortype": {"AccessDeniedException"}}
+	return rej.With("Message", "Forbidden")
 }
 
 func parseHeaderAuth(r *http.Request, h string, params []awsv4.QueryParam) (*credential, error) {

@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,12 +161,16 @@ func New(opts Options, keys []auth.AWSKey) (*Verifier, error) {
 
 // Result is what a successful verification proved.
 type Result struct {
-	Key              auth.AWSKey // the key that signed (secret included: do not log)
-	Presigned        bool        // query authentication
-	Time             time.Time   // the request's signing time
-	Region, Service  string      // from the credential scope
-	SignedHeaders    []string
-	PayloadHash      string // as signed: a hex digest or UNSIGNED-PAYLOAD
+	Key             auth.AWSKey // the key that signed (secret included: do not log)
+	Presigned       bool        // query authentication
+	Time            time.Time   // the request's signing time
+	Region, Service string      // from the credential scope
+	SignedHeaders   []string
+	PayloadHash     string // as signed: a hex digest or UNSIGNED-PAYLOAD
+	// Query is the query as the signature covers it, in the order sent,
+	// decoded as AWS decodes it ('+' literal, ';' data), without
+	// X-Amz-Signature.
+	Query            []awsv4.QueryParam
 	CanonicalRequest string
 	StringToSign     string
 }
@@ -190,7 +193,8 @@ func VerifyRequest(r *http.Request, keys []auth.AWSKey, opts Options) (*Result, 
 // Verify implements auth.Verifier: it checks r and, on success, removes the
 // consumed credentials (Authorization, X-Amz-Security-Token, and for
 // presigned requests X-Amz-Signature and X-Amz-Security-Token from the
-// query) before the origin sees the request.
+// query) before the origin sees the request. The origin gets the query as
+// it was verified, re-encoded without ambiguity (see forwardVerifiedQuery).
 func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identity, error) {
 	res, err := v.Check(r)
 	if err != nil {
@@ -198,9 +202,7 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	}
 	r.Header.Del("Authorization")
 	r.Header.Del("X-Amz-Security-Token")
-	if res.Presigned {
-		dropQueryParams(r, awsv4.QuerySignature, awsv4.QuerySecurityToken)
-	}
+	forwardVerifiedQuery(r, res)
 	return Identity(res), nil
 }
 
@@ -286,7 +288,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, auth.Reject("malformed query string: %v", err)
 	}
-	cred, err := parseAuth(r, params)
+	cred, err := parseAuth(r, params, v.opts.Service)
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +449,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	return &Result{
 		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
 		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
+		Query: cred.params,
 	}, nil
 }
 
@@ -547,35 +550,32 @@ func headerValues(r *http.Request, name string) ([]string, bool) {
 	return vals, true
 }
 
-// dropQueryParams removes parameters (by exact name) from the request's
-// query, keeping every other piece as it was sent.
-func dropQueryParams(r *http.Request, names ...string) {
-	filter := func(raw string) string {
-		var kept []string
-		for _, piece := range strings.Split(raw, "&") {
-			k, _, _ := strings.Cut(piece, "=")
-			dk, err := url.PathUnescape(k)
-			if err != nil {
-				dk = k
-			}
-			drop := false
-			for _, n := range names {
-				if strings.EqualFold(dk, n) {
-					drop = true
-				}
-			}
-			if !drop && piece != "" {
-				kept = append(kept, piece)
+// forwardVerifiedQuery replaces the query the origin sees with the one the
+// signature covered, each name and value URI-encoded (%2B for '+', %3B
+// for ';', %20 for a space). The verifier reads the query as AWS does ('+'
+// is a plus, ';' is data), while most origins (Go's url.ParseQuery, form
+// decoders) read '+' as a space and drop pieces containing ';': forwarding
+// the raw query would let the holder of a signed request or presigned URL
+// change what the origin sees for signed parameters. Presigned requests
+// also lose X-Amz-Signature and X-Amz-Security-Token.
+func forwardVerifiedQuery(r *http.Request, res *Result) {
+	params := res.Query
+	if res.Presigned {
+		kept := make([]awsv4.QueryParam, 0, len(params))
+		for _, p := range params {
+			if !strings.EqualFold(p.Key, awsv4.QuerySignature) && !strings.EqualFold(p.Key, awsv4.QuerySecurityToken) {
+				kept = append(kept, p)
 			}
 		}
-		return strings.Join(kept, "&")
+		params = kept
 	}
-	r.URL.RawQuery = filter(r.URL.RawQuery)
-	if p, q, ok := strings.Cut(r.RequestURI, "?"); ok {
-		if q = filter(q); q != "" {
-			r.RequestURI = p + "?" + q
-		} else {
-			r.RequestURI = p
+	q := awsv4.EncodeQuery(params)
+	r.URL.RawQuery = q
+	r.URL.ForceQuery = false
+	if p, _, ok := strings.Cut(r.RequestURI, "?"); ok || r.RequestURI != "" {
+		if q != "" {
+			p += "?" + q
 		}
+		r.RequestURI = p
 	}
 }

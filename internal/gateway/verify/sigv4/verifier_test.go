@@ -31,7 +31,7 @@ var (
 		ARN: "arn:aws:sts::123456789012:assumed-role/oncall/alice", SessionToken: "IQoJb3JpZ2luX2VjEXAMPLETOKEN/+="}
 )
 
-func newVerifier(t *testing.T, o sigv4verify.Options) *sigv4verify.Verifier {
+func newVerifier(t testing.TB, o sigv4verify.Options) *sigv4verify.Verifier {
 	t.Helper()
 	if o.Service == "" {
 		o.Service = "lambda"
@@ -65,7 +65,7 @@ type signOpts struct {
 }
 
 // signed returns the server-side view of a signed request.
-func signed(t *testing.T, o signOpts) *http.Request {
+func signed(t testing.TB, o signOpts) *http.Request {
 	t.Helper()
 	if o.method == "" {
 		o.method = "POST"
@@ -148,7 +148,7 @@ func TestRules(t *testing.T) {
 		{name: "accepted without x-amz-content-sha256", req: func(t *testing.T) *http.Request { return signed(t, signOpts{body: body, noHashHeader: true}) }},
 		{name: "accepted with session token", req: func(t *testing.T) *http.Request { return signed(t, signOpts{body: body, key: tempKey}) }},
 		{name: "accepted at the edge of the skew", req: func(t *testing.T) *http.Request { return signed(t, signOpts{at: t0.Add(-5 * time.Minute)}) }},
-		{name: "no credentials", status: 401, reason: "missing AWS SigV4 authentication",
+		{name: "no credentials", status: 403, reason: "missing AWS SigV4 authentication",
 			req: func(t *testing.T) *http.Request { return httptest.NewRequest("GET", "/items", nil) }},
 		{name: "bearer instead", status: 401, reason: "not AWS SigV4", req: func(t *testing.T) *http.Request {
 			r := httptest.NewRequest("GET", "/items", nil)

@@ -220,7 +220,7 @@ func signatureError(err error) *STSError {
 	}
 	reason := rej.Reason
 	switch {
-	case rej.Status == http.StatusUnauthorized:
+	case rej.Status == http.StatusUnauthorized || strings.HasPrefix(reason, "missing AWS SigV4 authentication"):
 		return &STSError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
 	case strings.HasPrefix(reason, "unknown access key") || strings.Contains(reason, "X-Amz-Security-Token") || strings.Contains(reason, "is temporary"):
 		return &STSError{Status: http.StatusForbidden, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid. (mock STS: " + reason + ")"}

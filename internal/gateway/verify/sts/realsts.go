@@ -44,7 +44,9 @@ func callSTS(ctx context.Context, client *http.Client, req *http.Request) (*Call
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, auth.Reject("could not reach STS at %s: %v", req.URL.Host, err)
+		// Not the client's fault: 503, so it retries rather than fixing
+		// a credential that may be fine.
+		return nil, unavailable("could not reach STS at %s: %v", req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxSTSAnswer+1))
@@ -57,6 +59,8 @@ func callSTS(ctx context.Context, client *http.Client, req *http.Request) (*Call
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, auth.Reject("STS at %s answered a redirect (HTTP %d); redirects are never followed", req.URL.Host, resp.StatusCode)
+	case resp.StatusCode >= 500:
+		return nil, unavailable("STS at %s is unavailable (HTTP %d)", req.URL.Host, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
 		if e := parseErrorAnswer(resp.Header.Get("Content-Type"), b); e != nil {
 			return nil, auth.Reject("STS refused the proof: %s: %s", e.Code, shorten(e.Message))
@@ -162,4 +166,12 @@ func parseErrorAnswer(contentType string, b []byte) *STSError {
 		return nil
 	}
 	return &STSError{Code: shorten(r.Error.Code), Message: r.Error.Message}
+}
+
+// unavailable is the answer when STS cannot vouch for a proof: 503 with
+// Retry-After, since the proof may be good.
+func unavailable(format string, args ...any) *auth.Rejection {
+	rej := &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: fmt.Sprintf(format, args...)}
+	rej.Header = http.Header{"Retry-After": {"5"}}
+	return rej
 }

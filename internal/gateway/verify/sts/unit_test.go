@@ -275,7 +275,8 @@ func TestRealSTSAnswers(t *testing.T) {
 		{"role session without ROLEID:session", 200, "application/json", `{"GetCallerIdentityResponse":{"GetCallerIdentityResult":{"Account":"123456789012","Arn":"arn:aws:sts::123456789012:assumed-role/oncall/alice","UserId":"AROAEXAMPLE"}}}`, "", "UserId that is not ROLEID:alice"},
 		{"redirect", 302, "text/plain", "", "https://evil.example/", "redirects are never followed"},
 		{"refusal", 403, "text/xml", `<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>`, "", "STS refused the proof: SignatureDoesNotMatch: no"},
-		{"5xx", 503, "text/plain", "down", "", "STS refused the proof (HTTP 503)"},
+		{"5xx", 503, "text/plain", "down", "", "STS at sts.amazonaws.com is unavailable (HTTP 503)"},
+		{"500 with an AWS error", 500, "text/xml", `<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>x</Message></Error></ErrorResponse>`, "", "unavailable (HTTP 500)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -306,6 +307,10 @@ func TestRealSTSAnswers(t *testing.T) {
 			var rej *auth.Rejection
 			if !errors.As(err, &rej) || !strings.Contains(rej.Reason, c.reason) {
 				t.Fatalf("%v, want %q", err, c.reason)
+			}
+			// An STS outage is not the client's fault: 503, to be retried.
+			if wantUnavailable := c.status >= 500; wantUnavailable != (rej.Status == http.StatusServiceUnavailable) {
+				t.Errorf("status %d for an STS answer %d", rej.Status, c.status)
 			}
 			if f.calls.Load() != 1 {
 				t.Errorf("%d calls (a redirect must not be followed)", f.calls.Load())
