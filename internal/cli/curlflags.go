@@ -69,6 +69,7 @@ func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringArrayVarP(&o.Form, "form", "F", nil, "multipart form part: name=value, name=@file[;type=T][;filename=N] or name=<file; repeatable")
 	fl.StringArrayVarP(&o.Cookies, "cookie", "b", nil, `send cookies: "name=value; n2=v2", or a cookie file (Netscape format); repeatable`)
 	fl.StringVarP(&o.CookieJar, "cookie-jar", "c", "", "write every cookie to this file after the transfer (Netscape format)")
+	fl.StringVarP(&o.curlConfig, "config", "K", "", "read more options from FILE in curl's config syntax (- for stdin)")
 	fl.BoolVar(&o.Offline, "offline", false, "print the request that would be sent, signed, without sending it (httpie)")
 	fl.StringVar(&o.Print, "print", "", "what to print: H request headers, B request body, h response headers, b response body (httpie)")
 	fl.BoolVar(&o.Download, "download", false, "save the body to a file named by the server or URL, with progress and a summary (httpie)")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pkg/browser"
+	"github.com/spf13/pflag"
 
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -137,6 +138,18 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		f.Context = ctx
 	}
 	root := NewRootCmd(f)
+	if hasCurlConfig(args) {
+		fs := pflag.NewFlagSet("gwcurl", pflag.ContinueOnError)
+		fs.AddFlagSet(root.Flags())
+		fs.AddFlagSet(root.PersistentFlags())
+		expanded, err := expandCurlConfig(args, fs, f.IO.In)
+		if err != nil {
+			code, hint := classify(ctx, err)
+			printError(f, err, hint)
+			return code
+		}
+		args = expanded
+	}
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -200,4 +213,17 @@ func (f *Factory) resolver(cfgPath string) *profiles.Resolver {
 		r.BaseDir = filepath.Dir(cfgPath)
 	}
 	return r
+}
+
+// hasCurlConfig reports whether args use -K/--config.
+func hasCurlConfig(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--config" || strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-K") {
+			return true
+		}
+	}
+	return false
 }
