@@ -181,8 +181,13 @@ func wantText(sub string) func([]byte) error {
 
 func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) error {
 	st := f.IO.OutStyles()
+	tty := f.IO.IsStdoutTTY()
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, st.Bold.Render("ROUTE")+"\t"+st.Bold.Render("AUTH")+"\t"+st.Bold.Render("PROFILE")+"\t"+st.Bold.Render("REQUEST")+"\t"+st.Bold.Render("RESULT")+"\t"+st.Bold.Render("TIME"))
+	headers := []string{"ROUTE", "AUTH", "PROFILE", "REQUEST", "RESULT", "TIME"}
+	if !tty {
+		fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	}
+	var rows [][]string
 	failed := 0
 	for _, c := range cases {
 		start := time.Now()
@@ -194,9 +199,17 @@ func (f *Factory) demoTable(ctx context.Context, d *demoEnv, cases []demoCase) e
 			res = st.Err.Render("FAIL " + err.Error())
 		}
 		profile, label := demoLabel(c)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.route, c.kind, profile, label, res, el.Round(time.Millisecond))
+		row := []string{c.route, c.kind, profile, label, res, el.Round(time.Millisecond).String()}
+		if tty {
+			rows = append(rows, row) // a table needs every row: shown at the end
+			continue
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
+	if tty {
+		f.writeTable(headers, rows)
+	}
 	if failed > 0 {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d demo requests failed", failed, len(cases))}
 	}

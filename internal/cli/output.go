@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
 	"io"
 	"mime"
 	"net/http"
@@ -216,4 +218,27 @@ func statusText(resp *http.Response) string {
 		return fmt.Sprintf("HTTP/%d %d", resp.ProtoMajor, resp.StatusCode)
 	}
 	return resp.Proto + " " + resp.Status
+}
+
+// writeTable is gwcurl's one table style on a terminal (demo, profiles
+// list, run): rounded dim borders, bold headers, fitted to the terminal's
+// width. Callers print plain tab-separated lines when stdout is piped.
+func (f *Factory) writeTable(headers []string, rows [][]string) {
+	st := f.IO.OutStyles()
+	t := table.New().
+		Border(lipgloss.RoundedBorder()).
+		BorderStyle(st.Dim).
+		StyleFunc(func(row, _ int) lipgloss.Style {
+			if row == table.HeaderRow {
+				return st.Bold.Padding(0, 1)
+			}
+			return lipgloss.NewStyle().Padding(0, 1)
+		}).
+		Headers(headers...).
+		Rows(rows...)
+	out := t.Render()
+	if w := f.IO.TerminalWidth(); w > 20 && lipgloss.Width(strings.SplitN(out, "\n", 2)[0]) > w {
+		out = t.Width(w).Render() // shrink (and wrap) to the terminal, never stretch
+	}
+	fmt.Fprintln(f.IO.Out, out)
 }

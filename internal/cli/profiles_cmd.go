@@ -73,11 +73,20 @@ func newCmdProfilesList(f *Factory) *cobra.Command {
 				fmt.Fprintf(f.IO.ErrOut, "no profiles in %s; add one with `gwcurl profiles add NAME --base-url URL`\n", file.Path)
 				return nil
 			}
-			st := f.IO.OutStyles()
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			if f.IO.IsStdoutTTY() {
-				fmt.Fprintln(tw, st.Bold.Render("  NAME")+"\t"+st.Bold.Render("AUTH")+"\t"+st.Bold.Render("BASE URL"))
+				var rows [][]string
+				for _, n := range names {
+					p := file.Config.Profiles[n]
+					mark := " "
+					if n == file.Config.Current {
+						mark = "*"
+					}
+					rows = append(rows, []string{mark, n, kindOrNone(p.Auth.Kind), p.BaseURL})
+				}
+				f.writeTable([]string{"", "NAME", "AUTH", "BASE URL"}, rows)
+				return nil
 			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			for _, n := range names {
 				p := file.Config.Profiles[n]
 				mark := "  "

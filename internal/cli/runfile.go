@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -513,12 +511,7 @@ func (f *Factory) printRunTable(results []*runResult) {
 		}
 		return
 	}
-	t := table.New().
-		Border(lipgloss.RoundedBorder()).
-		BorderStyle(st.Dim).
-		Headers("NAME", "PROFILE", "REQUEST", "STATUS", "TIME", "RESULT", "REASON").
-		Rows(rows...)
-	fmt.Fprintln(f.IO.Out, t.Render())
+	f.writeTable([]string{"NAME", "PROFILE", "REQUEST", "STATUS", "TIME", "RESULT", "REASON"}, rows)
 }
 
 // JUnit XML, as CI systems read it.
