@@ -73,6 +73,7 @@ func addCurlFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.BoolVar(&o.Offline, "offline", false, "print the request that would be sent, signed, without sending it (httpie)")
 	fl.StringVar(&o.Print, "print", "", "what to print: H request headers, B request body, h response headers, b response body (httpie)")
 	fl.BoolVar(&o.Download, "download", false, "save the body to a file named by the server or URL, with progress and a summary (httpie)")
+	fl.BoolVarP(&o.ProgressBar, "progress-bar", "#", false, "show transfer progress on stderr, even when it is not a terminal")
 	fl.BoolVar(&o.HTTP11, "http1.1", false, "use HTTP/1.1 only")
 	fl.BoolVar(&o.HTTP2, "http2", false, "use HTTP/2 (over TLS; the default for https where the server offers it)")
 }

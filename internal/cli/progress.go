@@ -10,6 +10,7 @@ import (
 // progress shows transfer progress on stderr (a terminal only): bytes so
 // far, the total when known, and the rate, redrawn at most 5 times a second.
 type progress struct {
+	keep    bool // -#/--progress-bar
 	w       io.Writer
 	label   string
 	total   int64 // -1 when unknown
@@ -26,6 +27,14 @@ const progressThreshold = 1 << 20
 
 func newProgress(w io.Writer, label string, total int64) *progress {
 	return &progress{w: w, label: label, total: total, start: time.Now(), minSize: progressThreshold}
+}
+
+// forced is -#: progress from the first byte, and a final line kept.
+func (p *progress) forced(on bool) *progress {
+	if on {
+		p.minSize, p.keep = 0, true
+	}
+	return p
 }
 
 func (p *progress) add(n int) {
@@ -54,6 +63,11 @@ func (p *progress) draw(now time.Time) {
 func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.keep { // -#: the final figures stay, on their own line
+		p.draw(time.Now())
+		fmt.Fprintln(p.w)
+		return
+	}
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}

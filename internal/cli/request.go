@@ -46,6 +46,7 @@ type RequestOptions struct {
 	Offline          bool
 	Print            string
 	Download         bool
+	ProgressBar      bool
 	curlConfig       string // -K: expanded before parsing (curlconfig.go)
 	CookieJar        string
 	HTTP11           bool

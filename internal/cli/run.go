@@ -77,15 +77,15 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		}
 	}
 
-	showProgress := f.IO.IsStderrTTY() && !o.Silent && !o.Verbose
-	if showProgress && rr.body != nil && rr.body.length >= progressThreshold {
+	showProgress := (f.IO.IsStderrTTY() || o.ProgressBar) && !o.Silent && !o.Verbose
+	if showProgress && rr.body != nil && (rr.body.length >= progressThreshold || o.ProgressBar) {
 		open := rr.body.open
 		rr.body.open = func() (io.ReadCloser, error) {
 			rc, err := open()
 			if err != nil {
 				return nil, err
 			}
-			return &progressReadCloser{ReadCloser: rc, p: newProgress(f.IO.ErrOut, "↑ upload", rr.body.length)}, nil
+			return &progressReadCloser{ReadCloser: rc, p: newProgress(f.IO.ErrOut, "↑ upload", rr.body.length).forced(o.ProgressBar)}, nil
 		}
 	}
 	base, err := f.baseTransport(o)
@@ -229,7 +229,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		body = io.TeeReader(body, &limitedBuffer{buf: &explained, max: 64 << 10})
 	}
 	if showProgress && (o.Output != "" || !f.IO.IsStdoutTTY()) {
-		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength)
+		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength).forced(o.ProgressBar)
 		defer p.done()
 		body = &progressReader{r: body, p: p}
 	}
