@@ -20,6 +20,7 @@ func helpTopics() map[string]struct{ short, body string } {
 		  1    error, including a failed --expect-status / --expect-jq
 		  2    usage error: bad flag, malformed header or item, missing @file,
 		       a path with no base_url, unknown profile, bad config file
+		  3    malformed URL
 		  4    credentials missing, invalid or expired, or a login is required
 		  6    could not resolve the host
 		  7    could not connect (refused, unreachable)

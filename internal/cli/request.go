@@ -407,7 +407,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		u, err = url.Parse(rawURL)
 	}
 	if err != nil || u.Host == "" {
-		return nil, usagef("URLs look like https://host/path, or /path with a profile's base_url", "invalid URL %q", rawURL)
+		return nil, &ExitError{Code: ExitURL, Err: fmt.Errorf("malformed URL %q", rawURL), Hint: "URLs look like https://host/path, or /path with a profile's base_url"}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, usagef("gwcurl speaks http and https", "unsupported URL scheme %q", u.Scheme)
