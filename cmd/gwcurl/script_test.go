@@ -217,6 +217,30 @@ func TestScript(t *testing.T) {
 					ts.Fatalf("cookie jars differ:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 				}
 			},
+			// waitseen KEY: wait (up to 20s) until the origin has received a
+			// request with key=KEY (/slow, /flaky), so a signal sent next
+			// finds gwcurl mid-request however slow the machine is.
+			"waitseen": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waitseen KEY")
+				}
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					resp, err := http.Get(ts.Getenv("ORIGIN") + "/seen?key=" + args[0])
+					if err == nil {
+						var v struct{ Count int }
+						json.NewDecoder(resp.Body).Decode(&v) //nolint:errcheck
+						resp.Body.Close()
+						if v.Count > 0 {
+							return
+						}
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("the origin saw no request with key=%s", args[0])
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			},
 			// waitfile FILE: wait (up to 10s) until FILE exists and is not empty.
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {

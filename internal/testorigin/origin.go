@@ -35,7 +35,7 @@ func Bytes(n int) []byte {
 //
 //	/echo (and any other path)  JSON: method, path, query, headers, body|body_base64, body_sha256
 //	/status/CODE     answers CODE with a small JSON body
-//	/slow?ms=N       waits N ms, then answers 200
+//	/slow?ms=N[&key=K] waits N ms, then answers 200 (K counted on arrival, see /seen)
 //	/bytes?n=N       N deterministic bytes (application/octet-stream)
 //	/json            a JSON document
 //	/text?s=S        S as text/plain
@@ -88,6 +88,11 @@ func Handler() http.Handler {
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		if k := r.URL.Query().Get("key"); k != "" { // counted on arrival, for /seen
+			mu.Lock()
+			flaky[k]++
+			mu.Unlock()
+		}
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-r.Context().Done():
