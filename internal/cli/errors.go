@@ -151,7 +151,7 @@ func classify(ctx context.Context, err error) (code int, hint string) {
 	case errors.Is(err, syscall.ECONNRESET):
 		return ExitRecv, "the connection was reset; a proxy or the server dropped it"
 	case errors.Is(err, io.EOF):
-		return ExitEmptyReply, "the server closed the connection without answering"
+		return ExitEmptyReply, "is it the right port and protocol? -v shows what was sent"
 	case errors.As(err, &he):
 		return ExitFailure, he.Hint
 	}
@@ -201,9 +201,35 @@ func cleanErr(err error) error {
 		if isTimeout(inner) || errors.Is(inner, context.DeadlineExceeded) {
 			return &msgErr{fmt.Sprintf("operation timed out (%s %s)", ue.Op, redact.URL(ue.URL)), inner}
 		}
-		return &msgErr{fmt.Sprintf("%s %s: %v", ue.Op, redact.URL(ue.URL), inner), inner}
+		host := hostOf(ue.URL)
+		switch {
+		case errors.Is(inner, errTooManyRedirects):
+			return &msgErr{oneLine(inner.Error()), inner}
+		case errors.Is(inner, io.EOF):
+			return &msgErr{fmt.Sprintf("%s closed the connection without answering", host), inner}
+		case errors.Is(inner, syscall.ECONNRESET):
+			return &msgErr{fmt.Sprintf("the connection to %s was reset", host), inner}
+		case errors.Is(inner, syscall.EPIPE):
+			return &msgErr{fmt.Sprintf("%s closed the connection while the request was sent", host), inner}
+		}
+		// Otherwise the cause, without Go's `Get "URL":` prefix; -v and
+		// GWCURL_DEBUG show the whole chain.
+		return &msgErr{fmt.Sprintf("%s (%s)", oneLine(innermost(inner).Error()), host), inner}
 	}
 	return err
+}
+
+// innermost is the last error of a wrap chain that still says something
+// (net.OpError's cause, not its "read tcp a->b:" framing).
+func innermost(err error) error {
+	for {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			err = oe.Err
+			continue
+		}
+		return err
+	}
 }
 
 // msgErr keeps an error in the chain (for classify) under a better message.

@@ -15,6 +15,7 @@ import (
 	"github.com/itchyny/gojq"
 
 	"github.com/gwcurl/gwcurl/internal/build"
+	"github.com/gwcurl/gwcurl/internal/redact"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
@@ -177,6 +178,9 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		return nil
 	}
 	if err != nil {
+		if trace != nil { // the whole Go error, for -v; the error line is the human one
+			trace("* %s", redact.URL(err.Error()))
+		}
 		err = cleanErr(err)
 		if o.WriteOut != "" { // curl prints -w on failure too: http_code 000, exitcode, errormsg
 			stats.end = time.Now()
