@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pkg/browser"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/gwcurl/gwcurl/internal/iostreams"
@@ -138,7 +139,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		f.Context = ctx
 	}
 	root := NewRootCmd(f)
-	if hasCurlConfig(args) {
+	if hasCurlConfig(args) && isRequestCommand(root, args) {
 		fs := pflag.NewFlagSet("gwcurl", pflag.ContinueOnError)
 		fs.AddFlagSet(root.Flags())
 		fs.AddFlagSet(root.PersistentFlags())
@@ -226,4 +227,11 @@ func hasCurlConfig(args []string) bool {
 		}
 	}
 	return false
+}
+
+// isRequestCommand reports whether args run the request command itself
+// (where -K is curl's), not a subcommand with a --config of its own.
+func isRequestCommand(root *cobra.Command, args []string) bool {
+	c, _, err := root.Find(args)
+	return err != nil || c == root
 }
