@@ -91,7 +91,9 @@ func TestScript(t *testing.T) {
 			e.Setenv("ORIGIN", origin.URL)
 			e.Setenv("ORIGIN_HOST", strings.TrimPrefix(origin.URL, "http://"))
 			e.Setenv("ORIGIN_PORT", origin.URL[strings.LastIndexByte(origin.URL, ':')+1:])
-			tlsOrigin := httptest.NewTLSServer(testorigin.Handler())
+			tlsOrigin := httptest.NewUnstartedServer(testorigin.Handler())
+			tlsOrigin.EnableHTTP2 = true
+			tlsOrigin.StartTLS()
 			e.Defer(tlsOrigin.Close)
 			e.Setenv("ORIGIN_TLS", tlsOrigin.URL)
 			caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsOrigin.Certificate().Raw})
