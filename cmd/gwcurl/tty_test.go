@@ -123,3 +123,61 @@ func TestProgressOnTerminal(t *testing.T) {
 		t.Fatalf("download: %v %v", fi, err)
 	}
 }
+
+// TestUserPasswordPrompt: -u USER without a password asks for it on the
+// terminal, with echo off, and sends basic auth, as curl does.
+func TestUserPasswordPrompt(t *testing.T) {
+	origin := httptest.NewServer(testorigin.Handler())
+	defer origin.Close()
+	m, s := openPTY(t)
+	defer m.Close()
+	outFile := t.TempDir() + "/echo.json"
+	cmd := exec.Command(os.Args[0], "-s", "-o", outFile, "-w", "%{http_code}", "-u", "ann", origin.URL+"/echo")
+	var stdout bytes.Buffer
+	cmd.Env = append(os.Environ(), "GWCURL_RUN_MAIN=1", "TERM=xterm-256color")
+	cmd.Stdin, cmd.Stderr, cmd.Stdout = s, s, &stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var screen bytes.Buffer
+	prompted := make(chan struct{})
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := m.Read(buf)
+			screen.Write(buf[:n])
+			if strings.Contains(screen.String(), "Enter host password for user 'ann':") {
+				select {
+				case <-prompted:
+				default:
+					close(prompted)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-prompted:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill() //nolint:errcheck
+		t.Fatalf("no password prompt; terminal showed %q", screen.String())
+	}
+	io.WriteString(m, "pty-secret\r") //nolint:errcheck
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gwcurl: %v; terminal %q", err, screen.String())
+	}
+	if stdout.String() != "200" {
+		t.Fatalf("-w printed %q", stdout.String())
+	}
+	if strings.Contains(screen.String(), "pty-secret") {
+		t.Error("the password was echoed to the terminal")
+	}
+	echo, _ := os.ReadFile(outFile)
+	if want := "Basic YW5uOnB0eS1zZWNyZXQ="; !strings.Contains(string(echo), want) { // ann:pty-secret
+		t.Errorf("the origin did not get %s: %s", want, echo)
+	}
+}
