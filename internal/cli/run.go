@@ -27,28 +27,14 @@ func userAgent() string {
 // expectBodyLimit bounds the body kept in memory for --expect-jq.
 const expectBodyLimit = 32 << 20
 
+// runRequest is the request command, in stages, each its own function:
+// validate every flag, resolve (parse items, build the request), make the
+// signing client, send, and render the answer. Nothing is sent before
+// every input has been checked.
 func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
-	if o.Head && (len(o.Data) > 0 || o.jsonSet) {
-		return usagef("-I sends HEAD, which has no body", "-I/--head cannot be combined with a body")
-	}
-	if o.Fail && o.FailBody {
-		return usagef("pick one", "-f/--fail and --fail-with-body are mutually exclusive")
-	}
-	expect, err := parseExpectations(o)
+	expect, err := validateRequest(o)
 	if err != nil {
 		return err
-	}
-	if err := checkPrint(o.Print); err != nil {
-		return err
-	}
-	if o.Download {
-		o.RemoteName, o.RemoteHeaderName = true, true
-	}
-	if o.WriteOut != "" {
-		// Checked before anything is sent; @FILE is read once.
-		if o.WriteOut, err = checkWriteOut(o.WriteOut); err != nil {
-			return err
-		}
 	}
 	if o.MaxTime > 0 {
 		var cancel context.CancelFunc
@@ -60,11 +46,67 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		return err
 	}
 	defer rr.body.Close()
+	t := f.newTransfer(o, rr, expect)
+	client, err := t.client(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := t.send(ctx, client)
+	if err != nil || resp == nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return t.render(ctx, resp)
+}
 
-	errSt := f.IO.ErrStyles()
-	var trace func(string, ...any)
+// validateRequest checks the flags that need no network or file beyond
+// their own (-w @FILE is read here, once).
+func validateRequest(o *RequestOptions) (*expectations, error) {
+	if o.Head && (len(o.Data) > 0 || o.jsonSet) {
+		return nil, usagef("-I sends HEAD, which has no body", "-I/--head cannot be combined with a body")
+	}
+	if o.Fail && o.FailBody {
+		return nil, usagef("pick one", "-f/--fail and --fail-with-body are mutually exclusive")
+	}
+	expect, err := parseExpectations(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrint(o.Print); err != nil {
+		return nil, err
+	}
+	if o.Download {
+		o.RemoteName, o.RemoteHeaderName = true, true
+	}
+	if o.WriteOut != "" {
+		if o.WriteOut, err = checkWriteOut(o.WriteOut); err != nil {
+			return nil, err
+		}
+	}
+	return expect, nil
+}
+
+// transfer is one request command in flight.
+type transfer struct {
+	f            *Factory
+	o            *RequestOptions
+	rr           *resolvedRequest
+	expect       *expectations
+	trace        func(string, ...any) // nil unless -v
+	stats        *transferStats
+	rec          *explainRecorder // --explain
+	printed      *http.Request    // --print-curl, --offline: the signed request, not sent
+	jar          *cookieJar
+	showProgress bool
+}
+
+func (f *Factory) newTransfer(o *RequestOptions, rr *resolvedRequest, expect *expectations) *transfer {
+	t := &transfer{f: f, o: o, rr: rr, expect: expect,
+		stats:        &transferStats{start: time.Now(), method: rr.method, authKind: kindOrNone(rr.auth.Kind)},
+		showProgress: (f.IO.IsStderrTTY() || o.ProgressBar) && !o.Silent && !o.Verbose}
 	if o.Verbose {
-		trace = func(format string, args ...any) {
+		errSt := f.IO.ErrStyles()
+		t.trace = func(format string, args ...any) {
 			for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
 				switch {
 				case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
@@ -77,9 +119,17 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 			}
 		}
 	}
+	if o.Explain {
+		t.rec = &explainRecorder{}
+	}
+	return t
+}
 
-	showProgress := (f.IO.IsStderrTTY() || o.ProgressBar) && !o.Silent && !o.Verbose
-	if showProgress && rr.body != nil && (rr.body.length >= progressThreshold || o.ProgressBar) {
+// client makes the signing HTTP client: the base transport, the trace and
+// print hooks, the profile's signer, redirects and cookies.
+func (t *transfer) client(ctx context.Context) (*http.Client, error) {
+	f, o, rr := t.f, t.o, t.rr
+	if t.showProgress && rr.body != nil && (rr.body.length >= progressThreshold || o.ProgressBar) {
 		open := rr.body.open
 		rr.body.open = func() (io.ReadCloser, error) {
 			rc, err := open()
@@ -91,18 +141,14 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	base, err := f.baseTransport(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stats := &transferStats{start: time.Now(), method: rr.method, authKind: kindOrNone(rr.auth.Kind)}
-	tt := &traceTransport{base: base, trace: trace, stats: stats, redact: rr.extraRed}
-	var rec *explainRecorder
-	if o.Explain {
-		rec = &explainRecorder{}
-		tt.onSent = rec.sent
+	tt := &traceTransport{base: base, trace: t.trace, stats: t.stats, redact: rr.extraRed}
+	if t.rec != nil {
+		tt.onSent = t.rec.sent
 	}
-	var printed *http.Request
 	if o.PrintCurl || o.Offline {
-		tt.onReady = func(r *http.Request) { printed = r }
+		tt.onReady = func(r *http.Request) { t.printed = r }
 	}
 	if strings.ContainsAny(o.Print, "HB") {
 		tt.onPrint = func(r *http.Request) {
@@ -111,91 +157,106 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	}
 	// Signers talk to token endpoints through an unsigned client.
 	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
-	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
+	if t.trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
 		prof := "(none)"
 		if rr.profile != nil {
 			prof = rr.profile.Name
 		}
-		trace("* profile %s, auth %s", prof, rr.auth.Kind)
+		t.trace("* profile %s, auth %s", prof, rr.auth.Kind)
 	}
-	deps := f.signDeps(rr, plain, trace)
-	if rec != nil {
-		deps.OnSigV4 = rec.onSigV4
+	deps := f.signDeps(rr, plain, t.trace)
+	if t.rec != nil {
+		deps.OnSigV4 = t.rec.onSigV4
 	}
 	signer, err := sign.New(ctx, rr.auth, rr.url.String(), deps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	client := &http.Client{
-		Transport: &sign.Transport{Signer: signer, Base: tt, AllowedHost: rr.url.Host},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if !o.Location {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > o.MaxRedirs {
-				return fmt.Errorf("maximum (%d) redirects followed: %w", o.MaxRedirs, errTooManyRedirects)
-			}
-			stats.redirects = len(via)
-			if via[0].Header.Get("Referer") == "" {
-				req.Header.Del("Referer") // curl sends none on redirects (net/http would)
-			}
-			if trace != nil {
-				trace("* following redirect to %s", req.URL.Redacted())
-			}
-			return nil
-		},
+		Transport:     &sign.Transport{Signer: signer, Base: tt, AllowedHost: rr.url.Host},
+		CheckRedirect: t.checkRedirect,
 	}
-	var jar *cookieJar
 	if len(o.Cookies) > 0 || o.CookieJar != "" {
-		jar = newCookieJar(f.Now)
+		t.jar = newCookieJar(f.Now)
 		for _, c := range o.Cookies {
 			if _, file := cookieArg(c); file != "" {
-				if err := jar.loadFile(file); err != nil {
-					return err
+				if err := t.jar.loadFile(file); err != nil {
+					return nil, err
 				}
 			}
 		}
-		client.Jar = jar
+		client.Jar = t.jar
 	}
-	resp, err := sendWithRetry(ctx, client, o, rr, stats, trace, f.Now)
+	return client, nil
+}
+
+// checkRedirect follows redirects as curl -L does.
+func (t *transfer) checkRedirect(req *http.Request, via []*http.Request) error {
+	if !t.o.Location {
+		return http.ErrUseLastResponse
+	}
+	if len(via) > t.o.MaxRedirs {
+		return fmt.Errorf("maximum (%d) redirects followed: %w", t.o.MaxRedirs, errTooManyRedirects)
+	}
+	t.stats.redirects = len(via)
+	if via[0].Header.Get("Referer") == "" {
+		req.Header.Del("Referer") // curl sends none on redirects (net/http would)
+	}
+	if t.trace != nil {
+		t.trace("* following redirect to %s", req.URL.Redacted())
+	}
+	return nil
+}
+
+// send sends (with --retry), writes the cookie jar, and handles what
+// replaces an answer: --print-curl, --offline, or a failure (with -w). A nil
+// response and nil error mean the command is done.
+func (t *transfer) send(ctx context.Context, client *http.Client) (*http.Response, error) {
+	f, o, rr := t.f, t.o, t.rr
+	resp, err := sendWithRetry(ctx, client, o, rr, t.stats, t.trace, f.Now)
 	if o.CookieJar != "" {
-		if werr := jar.writeFile(o.CookieJar); werr != nil && err == nil {
-			if resp != nil {
-				resp.Body.Close()
-			}
-			return werr
+		if werr := t.jar.writeFile(o.CookieJar); werr != nil && err == nil {
+			resp.Body.Close()
+			return nil, werr
 		}
 	}
-	if o.PrintCurl && printed != nil {
-		return printCurl(f.IO.Out, printed, rr, o)
+	if o.PrintCurl && t.printed != nil {
+		return nil, printCurl(f.IO.Out, t.printed, rr, o)
 	}
-	if o.Offline && printed != nil {
+	if o.Offline && t.printed != nil {
 		p := o.Print
 		if p == "" {
 			p = "HB"
 		}
-		writeRequest(f.IO.Out, printed, rr, o, strings.Contains(p, "H"), strings.Contains(p, "B"))
-		return nil
+		writeRequest(f.IO.Out, t.printed, rr, o, strings.Contains(p, "H"), strings.Contains(p, "B"))
+		return nil, nil
 	}
 	if err != nil {
-		if trace != nil { // the whole Go error, for -v; the error line is the human one
-			trace("* %s", redact.URL(err.Error()))
+		if t.trace != nil { // the whole Go error, for -v; the error line is the human one
+			t.trace("* %s", redact.URL(err.Error()))
 		}
 		err = cleanErr(err)
 		if o.WriteOut != "" { // curl prints -w on failure too: http_code 000, exitcode, errormsg
-			stats.end = time.Now()
+			t.stats.end = time.Now()
 			code, _ := classify(ctx, err)
-			f.writeOut(o.WriteOut, writeOutInput{stats: stats, exitCode: code, errMsg: oneLine(err.Error())})
+			f.writeOut(o.WriteOut, writeOutInput{stats: t.stats, exitCode: code, errMsg: oneLine(err.Error())})
 		}
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
+	return resp, nil
+}
+
+// render shows the answer: status line and headers, the body where it
+// goes, --explain, --download's summary, -v's tally, then the exit code
+// (-f, --expect-*) and -w.
+func (t *transfer) render(ctx context.Context, resp *http.Response) error {
+	f, o, rr, stats := t.f, t.o, t.rr, t.stats
 	stats.urlEffective = resp.Request.URL.String()
 	if rr.body != nil {
 		stats.sizeUpload = rr.body.length
 	}
-
 	if o.RemoteName && o.Output == "" {
+		var err error
 		if o.Output, err = remoteName(o, rr.url.String(), resp); err != nil {
 			return err
 		}
@@ -211,93 +272,35 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	if headersOut {
 		writeHeaders(f.IO.Out, resp)
 	}
-
-	// Body destination.
-	var (
-		keep   bytes.Buffer // for --expect-jq
-		n      int64
-		out    io.Writer = f.IO.Out
-		atomic *atomicOutput
-	)
-	var body io.Reader = resp.Body
-	if rr.header.Get("Accept-Encoding") != "" && rr.method != http.MethodHead {
-		// The user asked for an encoding (--compressed, or the header):
-		// decode it, as curl --compressed does.
-		if body, err = decodeBody(resp.Header.Get("Content-Encoding"), body); err != nil {
-			return err
-		}
-	}
-	var explained bytes.Buffer
-	explainIt := rec != nil && (resp.StatusCode < 200 || resp.StatusCode > 299)
-	if explainIt {
-		body = io.TeeReader(body, &limitedBuffer{buf: &explained, max: 64 << 10})
-	}
-	if showProgress && (o.Output != "" || !f.IO.IsStdoutTTY()) {
-		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength).forced(o.ProgressBar)
-		defer p.done()
-		body = &progressReader{r: body, p: p}
-	}
-	if expect.jq != nil {
-		body = io.TeeReader(body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
-	}
-	switch {
-	case o.Head || rr.method == http.MethodHead:
-	case failed && o.Fail, !o.printResponseBody():
-		n, err = io.Copy(io.Discard, body)
-	case o.Output != "" && o.Output != "-":
-		atomic, err = createOutput(o.Output)
-		if err != nil {
-			return err
-		}
-		n, err = io.Copy(atomic, body)
-		if err == nil {
-			err = atomic.Commit()
-		} else {
-			atomic.Abort()
-		}
-	case f.IO.IsStdoutTTY() && o.Output != "-":
-		n, err = writeTTYBody(out, f.IO.OutStyles(), resp, body)
-		var br *binaryRefused
-		if errors.As(err, &br) {
-			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", errSt.Warn.Render("gwcurl: warning:"), br.Error()+"; use -o FILE, or -o - to force")
-			err = nil
-		}
-	default:
-		n, err = io.Copy(out, body)
-	}
+	n, saved, kept, explained, err := t.writeBody(resp, failed)
 	stats.sizeDownload = n
 	stats.end = time.Now()
 	if err != nil {
 		return cleanErr(err)
 	}
-	if explainIt {
-		f.diagnose(rec, rr, resp, explained.Bytes())
+	if explained != nil {
+		f.diagnose(t.rec, rr, resp, explained)
 	}
-	if o.Download && !o.Silent && atomic != nil {
+	if o.Download && !o.Silent && saved {
 		// httpie's closing line: what was saved where, and how fast.
 		d := stats.end.Sub(stats.start)
 		rate := ""
 		if d > 0 {
 			rate = ", " + humanBytes(int64(float64(n)/d.Seconds())) + "/s"
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s downloaded %s to %s in %s%s\n", errSt.OK.Render("✓"), humanBytes(n), o.Output, d.Round(time.Millisecond), rate)
+		fmt.Fprintf(f.IO.ErrOut, "%s downloaded %s to %s in %s%s\n", f.IO.ErrStyles().OK.Render("✓"), humanBytes(n), o.Output, d.Round(time.Millisecond), rate)
 	}
-	if trace != nil {
-		trace("* %d bytes in %s", n, stats.end.Sub(stats.start).Round(time.Millisecond))
+	if t.trace != nil {
+		t.trace("* %d bytes in %s", n, stats.end.Sub(stats.start).Round(time.Millisecond))
 	}
-
 	exitCode := ExitOK
 	var result error
-	switch {
-	case failed:
+	if failed {
 		exitCode = ExitHTTP
 		result = &ExitError{Code: ExitHTTP, Err: fmt.Errorf("HTTP %s", resp.Status)}
-	}
-	if result == nil {
-		if err := expect.check(resp.StatusCode, keep.Bytes()); err != nil {
-			exitCode = ExitFailure
-			result = err
-		}
+	} else if err := t.expect.check(resp.StatusCode, kept); err != nil {
+		exitCode = ExitFailure
+		result = err
 	}
 	if o.WriteOut != "" {
 		msg := ""
@@ -307,6 +310,64 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 		f.writeOut(o.WriteOut, writeOutInput{stats: stats, resp: resp, exitCode: exitCode, errMsg: msg})
 	}
 	return result
+}
+
+// writeBody sends the body where it goes (nowhere, -o FILE, a terminal,
+// stdout), decoding a requested encoding and keeping what --explain and
+// --expect-jq read. saved reports a completed -o file.
+func (t *transfer) writeBody(resp *http.Response, failed bool) (n int64, saved bool, kept, explained []byte, err error) {
+	f, o, rr := t.f, t.o, t.rr
+	var keep, expl bytes.Buffer
+	var body io.Reader = resp.Body
+	if rr.header.Get("Accept-Encoding") != "" && rr.method != http.MethodHead {
+		// The user asked for an encoding (--compressed, or the header):
+		// decode it, as curl --compressed does.
+		if body, err = decodeBody(resp.Header.Get("Content-Encoding"), body); err != nil {
+			return 0, false, nil, nil, err
+		}
+	}
+	explainIt := t.rec != nil && (resp.StatusCode < 200 || resp.StatusCode > 299)
+	if explainIt {
+		body = io.TeeReader(body, &limitedBuffer{buf: &expl, max: 64 << 10})
+	}
+	if t.showProgress && (o.Output != "" || !f.IO.IsStdoutTTY()) {
+		p := newProgress(f.IO.ErrOut, "↓ download", resp.ContentLength).forced(o.ProgressBar)
+		defer p.done()
+		body = &progressReader{r: body, p: p}
+	}
+	if t.expect.jq != nil {
+		body = io.TeeReader(body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
+	}
+	switch {
+	case o.Head || rr.method == http.MethodHead:
+	case failed && o.Fail, !o.printResponseBody():
+		n, err = io.Copy(io.Discard, body)
+	case o.Output != "" && o.Output != "-":
+		out, cerr := createOutput(o.Output)
+		if cerr != nil {
+			return 0, false, nil, nil, cerr
+		}
+		n, err = io.Copy(out, body)
+		if err == nil {
+			err = out.Commit()
+			saved = err == nil
+		} else {
+			out.Abort()
+		}
+	case f.IO.IsStdoutTTY() && o.Output != "-":
+		n, err = writeTTYBody(f.IO.Out, f.IO.OutStyles(), resp, body)
+		var br *binaryRefused
+		if errors.As(err, &br) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", f.IO.ErrStyles().Warn.Render("gwcurl: warning:"), br.Error()+"; use -o FILE, or -o - to force")
+			err = nil
+		}
+	default:
+		n, err = io.Copy(f.IO.Out, body)
+	}
+	if explainIt {
+		explained = append([]byte{}, expl.Bytes()...) // non-nil: explain even an empty body
+	}
+	return n, saved, keep.Bytes(), explained, err
 }
 
 // writeOut prints a checked -w format.
