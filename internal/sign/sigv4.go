@@ -72,12 +72,15 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 	if a.UnsignedPayload && !unsignedPayloadAllowed(service) {
 		return nil, fmt.Errorf("sigv4: --unsigned-payload is not allowed for service %s: it requires a signed payload hash (drop --unsigned-payload)", service)
 	}
-	d.Tracef("sigv4: signing for service %s, region %s%s", service, region, ifThen(a.UnsignedPayload, ", unsigned payload"))
+	// Services that do not support payload signing (VPC Lattice) get
+	// UNSIGNED-PAYLOAD without being asked.
+	unsigned := a.UnsignedPayload || awsv4.PayloadRuleFor(service) == awsv4.PayloadUnsignedRequired
+	d.Tracef("sigv4: signing for service %s, region %s%s", service, region, ifThen(unsigned, ", unsigned payload"))
 	return &sigV4Signer{
 		creds:    prov,
 		service:  service,
 		region:   region,
-		unsigned: a.UnsignedPayload,
+		unsigned: unsigned,
 		signer:   v4.NewSigner(),
 		now:      Clock(d.Now),
 		trace:    d.Trace,
@@ -116,9 +119,10 @@ func hostOnly(h string) string {
 }
 
 // unsignedPayloadAllowed: Lambda (and so Lambda behind CloudFront OAC)
-// rejects UNSIGNED-PAYLOAD; S3 and most others accept it over HTTPS.
+// rejects UNSIGNED-PAYLOAD; S3 and most others accept it over HTTPS
+// (awsv4.PayloadRuleFor).
 func unsignedPayloadAllowed(service string) bool {
-	return service != "lambda"
+	return awsv4.PayloadRuleFor(service) != awsv4.PayloadHashRequired
 }
 
 // isS3 reports the services that use S3's canonical URI rules (no
