@@ -51,10 +51,15 @@ type sigV4Signer struct {
 	now      func() time.Time
 	trace    func(format string, args ...any)
 	onSigned func(SigV4Info) // Deps.OnSigV4 (--explain)
+	skew     *ClockSkew      // Deps.ClockSkew; nil: no correction
+	warn     func(string)    // one warning line
 }
 
-// Interface guard.
-var _ Signer = (*sigV4Signer)(nil)
+// Interface guards.
+var (
+	_ Signer          = (*sigV4Signer)(nil)
+	_ RetryOnResponse = (*sigV4Signer)(nil)
+)
 
 func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, error) {
 	u, err := url.Parse(target)
@@ -85,6 +90,8 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 		now:      Clock(d.Now),
 		trace:    d.Trace,
 		onSigned: d.OnSigV4,
+		skew:     d.ClockSkew,
+		warn:     d.warner(),
 	}, nil
 }
 
@@ -151,7 +158,7 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	p := v4Params{
 		Service:       s.service,
 		Region:        s.region,
-		Time:          s.now(),
+		Time:          s.signingTime(),
 		PayloadHash:   hash,
 		ContentSHA256: true,
 		Path:          pathModeFor(s.service),
