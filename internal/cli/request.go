@@ -81,6 +81,7 @@ type RequestOptions struct {
 	Service          string
 	UnsignedPayload  bool
 	NoSkewCorrection bool
+	SigV4a           bool
 	Audience         string
 	Impersonate      string
 	GoogleCreds      string
@@ -144,6 +145,7 @@ func addAuthFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringVar(&o.Region, "region", "", "AWS region to sign for (default: inferred from the host)")
 	fl.StringVar(&o.Service, "service", "", "AWS service to sign for (default: inferred from the host)")
 	fl.BoolVar(&o.UnsignedPayload, "unsigned-payload", false, "sign with UNSIGNED-PAYLOAD (only where the service allows it)")
+	fl.BoolVar(&o.SigV4a, "sigv4a", false, "sign with SigV4a (ECDSA, multi-region): --region is a region set, '*' or a list")
 	fl.BoolVar(&o.NoSkewCorrection, "no-skew-correction", false, "do not re-sign with the server's clock when a SigV4 request is refused for its time")
 	fl.StringVar(&o.Audience, "audience", "", "Google ID token audience (default: the URL's origin)")
 	fl.StringVar(&o.Impersonate, "impersonate-service-account", "", "mint the Google ID token as this service account")
@@ -179,6 +181,9 @@ func (o *RequestOptions) authOverrides(a *profiles.Auth) error {
 	set(&a.Service, o.Service)
 	if o.UnsignedPayload {
 		a.UnsignedPayload = true
+	}
+	if o.SigV4a {
+		a.Algorithm = "sigv4a"
 	}
 	set(&a.Audience, o.Audience)
 	set(&a.Impersonate, o.Impersonate)
