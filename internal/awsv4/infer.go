@@ -25,12 +25,62 @@ var signingNames = map[string]string{
 	"runtime.lex":           "lex",
 	"data.iot":              "iotdata",
 	"streams.dynamodb":      "dynamodb",
+	"appsync-api":           "appsync", // <api-id>.appsync-api.<region>.amazonaws.com
+	"appsync-realtime-api":  "appsync", // its WebSocket (real-time) endpoint
+}
+
+// PayloadRule says how a service treats the payload hash of a signed
+// request (docs/auth/sigv4.md, "Service and region").
+type PayloadRule int
+
+const (
+	// PayloadHash: the body's SHA-256 is signed by default; UNSIGNED-PAYLOAD
+	// is accepted when asked for (S3, most services).
+	PayloadHash PayloadRule = iota
+	// PayloadHashRequired: the body's SHA-256 must be signed;
+	// UNSIGNED-PAYLOAD is refused (Lambda, function URLs and the invoke API).
+	PayloadHashRequired
+	// PayloadHashHeaderRequired: as PayloadHash, and the request must carry
+	// x-amz-content-sha256 (OpenSearch Serverless refuses requests without it).
+	PayloadHashHeaderRequired
+	// PayloadUnsignedRequired: the service does not support payload signing
+	// and wants x-amz-content-sha256: UNSIGNED-PAYLOAD (VPC Lattice).
+	PayloadUnsignedRequired
+)
+
+// String is the rule's name in docs/auth/sigv4.md.
+func (r PayloadRule) String() string {
+	switch r {
+	case PayloadHashRequired:
+		return "hash required"
+	case PayloadHashHeaderRequired:
+		return "hash, header required"
+	case PayloadUnsignedRequired:
+		return "unsigned"
+	}
+	return "hash"
+}
+
+// PayloadRuleFor returns the payload rule of a signing service.
+func PayloadRuleFor(service string) PayloadRule {
+	switch service {
+	case "lambda":
+		return PayloadHashRequired
+	case "aoss":
+		return PayloadHashHeaderRequired
+	case "vpc-lattice-svcs":
+		return PayloadUnsignedRequired
+	}
+	return PayloadHash
 }
 
 // InferServiceRegion infers the SigV4 signing service and region from a
 // request host (a port is ignored). It recognises:
 //
-//	<id>.lambda-url.<region>.on.aws                  lambda
+//	<id>.lambda-url.<region>.on.aws                  lambda (China: on.amazonwebservices.com.cn)
+//	<svc>.<id>.vpc-lattice-svcs.<region>.on.aws      vpc-lattice-svcs
+//	<id>.appsync-api.<region>.amazonaws.com          appsync (and appsync-realtime-api)
+//	lambda.<region>.amazonaws.com                    lambda (the invoke API)
 //	<id>.execute-api.<region>.amazonaws.com          execute-api
 //	s3.amazonaws.com, <bucket>.s3.amazonaws.com       s3, us-east-1
 //	[<bucket>.]s3.<region>.amazonaws.com              s3 (also s3-<region>, s3.dualstack.<region>,
@@ -48,10 +98,21 @@ func InferServiceRegion(host string) (service, region string) {
 	}
 	h = strings.TrimSuffix(h, ".")
 
-	if rest, ok := strings.CutSuffix(h, ".on.aws"); ok {
+	for _, suffix := range []string{".on.aws", ".on.amazonwebservices.com.cn"} {
+		rest, ok := strings.CutSuffix(h, suffix)
+		if !ok {
+			continue
+		}
 		labels := strings.Split(rest, ".")
-		if n := len(labels); n >= 3 && labels[n-2] == "lambda-url" && regionRE.MatchString(labels[n-1]) {
+		n := len(labels)
+		if n < 3 || !regionRE.MatchString(labels[n-1]) {
+			return "", ""
+		}
+		switch labels[n-2] {
+		case "lambda-url":
 			return "lambda", labels[n-1]
+		case "vpc-lattice-svcs":
+			return "vpc-lattice-svcs", labels[n-1]
 		}
 		return "", ""
 	}

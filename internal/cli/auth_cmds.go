@@ -541,5 +541,6 @@ func newCmdPresign(f *Factory, profile *string) *cobra.Command {
 	cmd.Flags().StringVar(&ro.Region, "region", "", "AWS region (default: inferred from the host)")
 	cmd.Flags().StringVar(&ro.Service, "service", "", "AWS service (default: inferred from the host)")
 	cmd.Flags().StringVar(&ro.AWSProfile, "aws-profile", "", "AWS shared-config profile")
+	cmd.Flags().BoolVar(&ro.SigV4a, "sigv4a", false, "presign with SigV4a (ECDSA, multi-region): --region is a region set, '*' or a list")
 	return cmd
 }

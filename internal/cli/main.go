@@ -24,6 +24,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 	"github.com/gwcurl/gwcurl/internal/redact"
+	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
 // Factory holds everything a command may use from the outside world. Only
@@ -44,6 +45,17 @@ type Factory struct {
 	Browser func(url string) error
 	// Context is the process context (cancelled on SIGINT/SIGTERM).
 	Context context.Context
+
+	// clockSkew is the SigV4 clock offset measured in this process, kept
+	// for every later request (and every step of `gwcurl run`).
+	clockSkewOnce sync.Once
+	clockSkew     *sign.ClockSkew
+}
+
+// ClockSkew is the process's SigV4 clock-skew correction (docs/auth/sigv4.md, "Clock skew").
+func (f *Factory) ClockSkew() *sign.ClockSkew {
+	f.clockSkewOnce.Do(func() { f.clockSkew = &sign.ClockSkew{} })
+	return f.clockSkew
 }
 
 // NewFactory wires the real process.

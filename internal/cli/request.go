@@ -75,18 +75,20 @@ type RequestOptions struct {
 	WriteOut   string
 	Proxy      string
 
-	Auth            string
-	AWSProfile      string
-	Region          string
-	Service         string
-	UnsignedPayload bool
-	Audience        string
-	Impersonate     string
-	GoogleCreds     string
-	CFClientID      string
-	IdentityHeader  string
-	IdentityFormat  string
-	IdentityServer  string
+	Auth             string
+	AWSProfile       string
+	Region           string
+	Service          string
+	UnsignedPayload  bool
+	NoSkewCorrection bool
+	SigV4a           bool
+	Audience         string
+	Impersonate      string
+	GoogleCreds      string
+	CFClientID       string
+	IdentityHeader   string
+	IdentityFormat   string
+	IdentityServer   string
 
 	PrintCurl    bool
 	ShowSecrets  bool
@@ -143,6 +145,8 @@ func addAuthFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringVar(&o.Region, "region", "", "AWS region to sign for (default: inferred from the host)")
 	fl.StringVar(&o.Service, "service", "", "AWS service to sign for (default: inferred from the host)")
 	fl.BoolVar(&o.UnsignedPayload, "unsigned-payload", false, "sign with UNSIGNED-PAYLOAD (only where the service allows it)")
+	fl.BoolVar(&o.SigV4a, "sigv4a", false, "sign with SigV4a (ECDSA, multi-region): --region is a region set, '*' or a list")
+	fl.BoolVar(&o.NoSkewCorrection, "no-skew-correction", false, "do not re-sign with the server's clock when a SigV4 request is refused for its time")
 	fl.StringVar(&o.Audience, "audience", "", "Google ID token audience (default: the URL's origin)")
 	fl.StringVar(&o.Impersonate, "impersonate-service-account", "", "mint the Google ID token as this service account")
 	fl.StringVar(&o.GoogleCreds, "google-credentials", "", "Google credentials JSON file")
@@ -177,6 +181,9 @@ func (o *RequestOptions) authOverrides(a *profiles.Auth) error {
 	set(&a.Service, o.Service)
 	if o.UnsignedPayload {
 		a.UnsignedPayload = true
+	}
+	if o.SigV4a {
+		a.Algorithm = "sigv4a"
 	}
 	set(&a.Audience, o.Audience)
 	set(&a.Impersonate, o.Impersonate)
@@ -288,6 +295,7 @@ type resolvedRequest struct {
 	auth     profiles.Auth
 	cfgPath  string
 	extraRed []string // extra header names to redact (identity header)
+	noSkew   bool     // --no-skew-correction
 }
 
 // mentionsHeader reports whether the profile, -H or an item sets or
@@ -560,6 +568,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	if rr.profile != nil {
 		rr.auth = rr.profile.Auth
 	}
+	rr.noSkew = o.NoSkewCorrection
 	if err := o.authOverrides(&rr.auth); err != nil {
 		rr.body.Close()
 		var ue *UsageError
@@ -591,7 +600,16 @@ func (f *Factory) signDeps(rr *resolvedRequest, client *http.Client, trace func(
 	if rr.profile != nil {
 		name = rr.profile.Name
 	}
+	var skew *sign.ClockSkew
+	if !rr.noSkew {
+		skew = f.ClockSkew()
+	}
+	errSt := f.IO.ErrStyles()
 	return sign.Deps{
+		ClockSkew: skew,
+		Warn: func(msg string) {
+			fmt.Fprintf(f.IO.ErrOut, "%s %s\n", errSt.Warn.Render("gwcurl: warning:"), msg)
+		},
 		Profile:     name,
 		HTTPClient:  client,
 		Now:         f.Now,

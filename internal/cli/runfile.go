@@ -67,6 +67,7 @@ type runOptions struct {
 	junit    string
 	asJSON   bool
 	failFast bool
+	noSkew   bool
 	profile  string
 	timeout  time.Duration
 }
@@ -108,6 +109,7 @@ func newCmdRun(f *Factory, profile *string) *cobra.Command {
 	fl.StringVar(&o.junit, "junit", "", "write a JUnit XML report to FILE")
 	fl.BoolVar(&o.asJSON, "json", false, "print one JSON line per request, then a summary line")
 	fl.BoolVar(&o.failFast, "fail-fast", false, "stop starting requests after the first failure")
+	fl.BoolVar(&o.noSkew, "no-skew-correction", false, "do not re-sign with the server's clock when a SigV4 request is refused for its time")
 	fl.DurationVar(&o.timeout, "max-time", 30*time.Second, "maximum time per request")
 	return cmd
 }
@@ -295,7 +297,7 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			if p != nil {
 				target = p.BaseURL
 			}
-			rr := &resolvedRequest{profile: p, cfgPath: file.Path}
+			rr := &resolvedRequest{profile: p, cfgPath: file.Path, noSkew: o.noSkew}
 			var s sign.Signer
 			if s, rc.err = sign.New(ctx, a, target, f.signDeps(rr, plain, nil)); rc.err != nil {
 				return

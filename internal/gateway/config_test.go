@@ -222,7 +222,7 @@ func TestDemoConfigMatchesPublishedNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"sigv4 ":                         "map[kind:sigv4 region:us-east-1 service:lambda]",
+		"sigv4 ":                         "map[kind:sigv4 region:us-east-1 service:lambda sigv4a:true]",
 		"sts_identity ":                  "map[allow:[" + demo.AWSARN + " " + demo.OncallRoleARN + "] formats:[url vault k8s] header:X-Fluid-Identity kind:sts_identity]",
 		"google_id ":                     "map[audiences:[" + base + "/run] kind:google_id]",
 		"cf_access ":                     "map[aud:" + demo.CFAudTag + " kind:cf_access service_tokens:[map[client_id:demo.access client_secret:demo-cf-secret]] team_domain:" + demo.CFTeamDomain + "]",

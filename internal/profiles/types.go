@@ -26,6 +26,9 @@ type Auth struct {
 	Service         string `yaml:"service,omitempty" json:"service,omitempty"`
 	AWSProfile      string `yaml:"aws_profile,omitempty" json:"aws_profile,omitempty"`
 	UnsignedPayload bool   `yaml:"unsigned_payload,omitempty" json:"unsigned_payload,omitempty"`
+	// Algorithm is "sigv4" (the default) or "sigv4a" (ECDSA, multi-region;
+	// Region is then a region set: "*" or a comma-separated list).
+	Algorithm string `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`
 	// AccessKeyID and SecretAccessKey let a profile name static AWS keys
 	// (the secret as a reference); used by the demo profiles.
 	AccessKeyID     string `yaml:"access_key_id,omitempty" json:"access_key_id,omitempty"`

@@ -25,6 +25,25 @@ type Deps struct {
 	// OnSigV4, when set, receives what a SigV4 signature covered (for
 	// --explain, which diffs it against the server's canonical request).
 	OnSigV4 func(SigV4Info)
+	// ClockSkew, when set, turns on automatic clock-skew correction for
+	// SigV4: the offset measured from a refused request, shared by every
+	// signer built with it (one per process). nil: --no-skew-correction.
+	ClockSkew *ClockSkew
+	// Warn, when set, prints one warning line (the CLI styles it); else
+	// warnings go to Stderr as "gwcurl: warning: ...".
+	Warn func(msg string)
+}
+
+// warner is Warn, or a plain line on Stderr.
+func (d Deps) warner() func(string) {
+	if d.Warn != nil {
+		return d.Warn
+	}
+	w := d.Stderr
+	if w == nil {
+		return nil
+	}
+	return func(msg string) { fmt.Fprintf(w, "gwcurl: warning: %s\n", msg) }
 }
 
 // SigV4Info is what one SigV4 signature covered. It holds no secret.

@@ -51,10 +51,16 @@ type sigV4Signer struct {
 	now      func() time.Time
 	trace    func(format string, args ...any)
 	onSigned func(SigV4Info) // Deps.OnSigV4 (--explain)
+	skew     *ClockSkew      // Deps.ClockSkew; nil: no correction
+	v4a      *awsv4.V4AKeys  // SigV4a (auth.algorithm: sigv4a); nil for SigV4
+	warn     func(string)    // one warning line
 }
 
-// Interface guard.
-var _ Signer = (*sigV4Signer)(nil)
+// Interface guards.
+var (
+	_ Signer          = (*sigV4Signer)(nil)
+	_ RetryOnResponse = (*sigV4Signer)(nil)
+)
 
 func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Signer, error) {
 	u, err := url.Parse(target)
@@ -72,16 +78,33 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 	if a.UnsignedPayload && !unsignedPayloadAllowed(service) {
 		return nil, fmt.Errorf("sigv4: --unsigned-payload is not allowed for service %s: it requires a signed payload hash (drop --unsigned-payload)", service)
 	}
-	d.Tracef("sigv4: signing for service %s, region %s%s", service, region, ifThen(a.UnsignedPayload, ", unsigned payload"))
+	var v4aKeys *awsv4.V4AKeys
+	switch a.Algorithm {
+	case "", "sigv4":
+	case "sigv4a":
+		if _, err := awsv4.ParseRegionSet(region); err != nil {
+			return nil, fmt.Errorf("sigv4a: region set %q: %v: pass --region '*' or a list such as us-east-1,eu-west-1", region, err)
+		}
+		v4aKeys = &awsv4.V4AKeys{}
+	default:
+		return nil, fmt.Errorf("sigv4: unknown algorithm %q: want sigv4 or sigv4a", a.Algorithm)
+	}
+	// Services that do not support payload signing (VPC Lattice) get
+	// UNSIGNED-PAYLOAD without being asked.
+	unsigned := a.UnsignedPayload || awsv4.PayloadRuleFor(service) == awsv4.PayloadUnsignedRequired
+	d.Tracef("sigv4: signing for service %s, %s %s%s", service, ifThen(v4aKeys == nil, "region")+ifThen(v4aKeys != nil, "SigV4a region set"), region, ifThen(unsigned, ", unsigned payload"))
 	return &sigV4Signer{
 		creds:    prov,
 		service:  service,
 		region:   region,
-		unsigned: a.UnsignedPayload,
+		unsigned: unsigned,
 		signer:   v4.NewSigner(),
 		now:      Clock(d.Now),
 		trace:    d.Trace,
 		onSigned: d.OnSigV4,
+		skew:     d.ClockSkew,
+		warn:     d.warner(),
+		v4a:      v4aKeys,
 	}, nil
 }
 
@@ -116,9 +139,10 @@ func hostOnly(h string) string {
 }
 
 // unsignedPayloadAllowed: Lambda (and so Lambda behind CloudFront OAC)
-// rejects UNSIGNED-PAYLOAD; S3 and most others accept it over HTTPS.
+// rejects UNSIGNED-PAYLOAD; S3 and most others accept it over HTTPS
+// (awsv4.PayloadRuleFor).
 func unsignedPayloadAllowed(service string) bool {
-	return service != "lambda"
+	return awsv4.PayloadRuleFor(service) != awsv4.PayloadHashRequired
 }
 
 // isS3 reports the services that use S3's canonical URI rules (no
@@ -147,12 +171,17 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	p := v4Params{
 		Service:       s.service,
 		Region:        s.region,
-		Time:          s.now(),
+		Time:          s.signingTime(),
 		PayloadHash:   hash,
 		ContentSHA256: true,
 		Path:          pathModeFor(s.service),
 	}
-	res, err := signV4(ctx, s.signer, creds, req, p)
+	var res v4Result
+	if s.v4a != nil {
+		res, err = signV4A(s.v4a, creds, req, p)
+	} else {
+		res, err = signV4(ctx, s.signer, creds, req, p)
+	}
 	if err != nil {
 		return err
 	}
@@ -276,51 +305,9 @@ var signingHeaders = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Tok
 // is exactly the one that was signed.
 func signV4(ctx context.Context, signer *v4.Signer, creds aws.Credentials, req *http.Request, p v4Params) (v4Result, error) {
 	var res v4Result
-	// Host: lower case, punycode, no default port, as it goes on the wire.
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	host, err := httpguts.PunycodeHostPort(strings.ToLower(host))
+	host, canonPath, err := prepareWire(req, p.Path)
 	if err != nil {
-		return res, fmt.Errorf("sigv4: host %q: %w", req.Host, err)
-	}
-	host = stripDefaultPort(req.URL.Scheme, host)
-	req.Host = host
-
-	// Query: every name and value fully percent-encoded (%20 for space, %2B
-	// for plus), order kept. The SDK round-trips the query through
-	// url.Values, which would read a raw '+' as a space and drop anything it
-	// cannot parse; after this it reads back exactly what is sent.
-	params, err := awsv4.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		return res, fmt.Errorf("sigv4: %w: write '%%' as %%25", err)
-	}
-	for _, q := range params {
-		switch q.Key {
-		case awsv4.QuerySignature, awsv4.QueryCredential, awsv4.QueryAlgorithm:
-			return res, fmt.Errorf("sigv4: the URL already carries %s (a presigned URL): send it without --auth sigv4, or remove the X-Amz-* parameters", q.Key)
-		}
-	}
-	req.URL.RawQuery = awsv4.EncodeQuery(params)
-	req.URL.ForceQuery = false
-
-	// Path: the canonical URI is derived from the wire path. For S3 the wire
-	// path itself is put in canonical single-encoded form, because S3
-	// compares against UriEncode(decoded key) and Go leaves characters
-	// such as '=' or '$' unescaped.
-	wirePath := uriPath(req.URL)
-	canonPath := wirePath
-	switch p.Path {
-	case awsv4.PathS3:
-		dec, err := awsv4.DecodePercent(wirePath)
-		if err != nil {
-			return res, fmt.Errorf("sigv4: path %q: %w", wirePath, err)
-		}
-		canonPath = awsv4.URIEncode(dec, true)
-		setWirePath(req.URL, dec, canonPath)
-	case awsv4.PathNormalized:
-		canonPath = awsv4.NormalizePath(wirePath)
+		return res, err
 	}
 
 	// The copy the SDK signs: the same method, host, query, headers and
@@ -404,6 +391,60 @@ func signV4(ctx context.Context, signer *v4.Signer, creds aws.Credentials, req *
 		return res, errors.New("sigv4: the AWS signer did not report its canonical request")
 	}
 	return res, nil
+}
+
+// prepareWire normalizes req's host, query and path as they go on the wire
+// and returns the host and the canonical URI to sign (shared by SigV4 and
+// SigV4a).
+func prepareWire(req *http.Request, mode awsv4.PathMode) (host, canonPath string, err error) {
+	// Host: lower case, punycode, no default port, as it goes on the wire.
+	host = req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	host, err = httpguts.PunycodeHostPort(strings.ToLower(host))
+	if err != nil {
+		return "", "", fmt.Errorf("sigv4: host %q: %w", req.Host, err)
+	}
+	host = stripDefaultPort(req.URL.Scheme, host)
+	req.Host = host
+
+	// Query: every name and value fully percent-encoded (%20 for space, %2B
+	// for plus), order kept. The SDK round-trips the query through
+	// url.Values, which would read a raw '+' as a space and drop anything it
+	// cannot parse; after this it reads back exactly what is sent.
+	params, err := awsv4.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return "", "", fmt.Errorf("sigv4: %w: write '%%' as %%25", err)
+	}
+	for _, q := range params {
+		switch q.Key {
+		case awsv4.QuerySignature, awsv4.QueryCredential, awsv4.QueryAlgorithm:
+			return "", "", fmt.Errorf("sigv4: the URL already carries %s (a presigned URL): send it without --auth sigv4, or remove the X-Amz-* parameters", q.Key)
+		}
+	}
+	req.URL.RawQuery = awsv4.EncodeQuery(params)
+	req.URL.ForceQuery = false
+
+	// Path: the canonical URI is derived from the wire path. For S3 the wire
+	// path itself is put in canonical single-encoded form, because S3
+	// compares against UriEncode(decoded key) and Go leaves characters
+	// such as '=' or '$' unescaped.
+	wirePath := uriPath(req.URL)
+	canonPath = wirePath
+	switch mode {
+	case awsv4.PathS3:
+		dec, err := awsv4.DecodePercent(wirePath)
+		if err != nil {
+			return "", "", fmt.Errorf("sigv4: path %q: %w", wirePath, err)
+		}
+		canonPath = awsv4.URIEncode(dec, true)
+		setWirePath(req.URL, dec, canonPath)
+	case awsv4.PathNormalized:
+		canonPath = awsv4.NormalizePath(wirePath)
+	}
+
+	return host, canonPath, nil
 }
 
 // uriPath is the path as it goes on the wire, like the SDK's GetURIPath:

@@ -53,7 +53,15 @@ func PresignSigV4(ctx context.Context, a profiles.Auth, d Deps, method, rawURL s
 		Service: service, Region: region, Time: Clock(d.Now)(), PayloadHash: hash,
 		Path: pathModeFor(service), Presign: true, Expires: expires,
 	}
-	res, err := signV4(ctx, v4.NewSigner(), creds, req, p)
+	var res v4Result
+	switch a.Algorithm {
+	case "sigv4a":
+		res, err = signV4A(&awsv4.V4AKeys{}, creds, req, p)
+	case "", "sigv4":
+		res, err = signV4(ctx, v4.NewSigner(), creds, req, p)
+	default:
+		err = fmt.Errorf("sigv4: unknown algorithm %q: want sigv4 or sigv4a", a.Algorithm)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -483,3 +483,38 @@ func FuzzSigV4SignVerify(f *testing.F) {
 func awsCredsFor(k auth.AWSKey) aws.Credentials {
 	return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, SessionToken: k.SessionToken}
 }
+
+// The payload rules of docs/auth/sigv4.md: VPC Lattice gets UNSIGNED-PAYLOAD
+// unasked, the Lambda invoke API refuses --unsigned-payload.
+func TestSigV4PayloadRules(t *testing.T) {
+	v4IsolateAWS(t)
+	a, env := v4StaticAuth("", "")
+	d, _ := v4Deps(nil, env)
+	a.UnsignedPayload = true
+	if _, err := New(context.Background(), a, "https://lambda.us-west-2.amazonaws.com/2015-03-31/functions/f/invocations", d); err == nil || !strings.Contains(err.Error(), "not allowed for service lambda") {
+		t.Fatalf("unsigned payload for the Lambda invoke API: err = %v", err)
+	}
+	a.UnsignedPayload = false
+
+	vs := newV4Server(t, sigv4verify.Options{Service: "vpc-lattice-svcs", Region: "us-west-2", AllowUnsignedPayload: true}, nil)
+	const lattice = "my-svc-0a1b2c3d4e5f.7d67968.vpc-lattice-svcs.us-west-2.on.aws"
+	signer, _ := newV4TestSigner(t, a, env, "https://"+lattice+"/", nil)
+	req := v4Request(t, http.MethodPost, vs.URL+"/create", []byte("some-data"))
+	req.Host = lattice
+	if err := signer.Sign(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := req.Header.Get("X-Amz-Content-Sha256"); got != awsv4.UnsignedPayload {
+		t.Fatalf("x-amz-content-sha256 = %q, want UNSIGNED-PAYLOAD", got)
+	}
+	if !strings.Contains(req.Header.Get("Authorization"), "/us-west-2/vpc-lattice-svcs/aws4_request") {
+		t.Fatalf("scope: %s", req.Header.Get("Authorization"))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v4Decode(t, resp); got.Status != 200 || got.Payload != awsv4.UnsignedPayload {
+		t.Fatalf("got %+v", got)
+	}
+}

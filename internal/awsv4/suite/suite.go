@@ -8,6 +8,9 @@ package suite
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -71,7 +74,8 @@ type Case struct {
 	OmitSessionToken bool // the token is added after signing, unsigned
 	ExpiresIn        int  // query form: X-Amz-Expires
 	Header           Expect
-	Query            *Expect // aws-c-auth only
+	Query            *Expect          // aws-c-auth only
+	PublicKey        *ecdsa.PublicKey // SigV4a: the key the signatures verify under
 }
 
 // ID is "suite/name".
@@ -121,12 +125,51 @@ func Load(dir string) ([]Case, error) {
 	return all, nil
 }
 
+// LoadV4A reads the aws-c-auth SigV4a cases under dir that have expected
+// results (upstream ships two with only a request), each with the public
+// key its signatures verify under. Their Signature fields are recorded
+// ECDSA signatures: randomised, so they verify but cannot be reproduced.
+func LoadV4A(dir string) ([]Case, error) {
+	cases, err := loadCAuthDir(filepath.Join(dir, "aws-c-auth-v4a"), true)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cases {
+		c := &cases[i]
+		c.Suite = "aws-c-auth-v4a"
+		var k struct{ X, Y string }
+		raw, err := os.ReadFile(filepath.Join(c.Dir, "public-key.json"))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Dir, err)
+		}
+		x, errX := hex.DecodeString(k.X)
+		y, errY := hex.DecodeString(k.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+			return nil, fmt.Errorf("%s: public-key.json: want 32-byte hex X and Y", c.Dir)
+		}
+		if c.PublicKey, err = ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...)); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Dir, err)
+		}
+	}
+	if len(cases) < 30 {
+		return nil, fmt.Errorf("SigV4a suite under %s is incomplete: %d cases", dir, len(cases))
+	}
+	return cases, nil
+}
+
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
 }
 
-func loadCAuth(root string) ([]Case, error) {
+func loadCAuth(root string) ([]Case, error) { return loadCAuthDir(root, false) }
+
+// loadCAuthDir reads an aws-c-auth suite; skipIncomplete passes over cases
+// without expected results instead of failing.
+func loadCAuthDir(root string, skipIncomplete bool) ([]Case, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
@@ -137,6 +180,9 @@ func loadCAuth(root string) ([]Case, error) {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, "header-canonical-request.txt")); skipIncomplete && os.IsNotExist(err) {
+			continue
+		}
 		var ctx struct {
 			Credentials      Credentials `json:"credentials"`
 			Expiration       int         `json:"expiration_in_seconds"`

@@ -11,7 +11,7 @@ import (
 )
 
 // configKeys are the keys of a sigv4 route's auth block.
-var configKeys = []string{"kind", "service", "region", "allow_unsigned_payload", "max_skew"}
+var configKeys = []string{"kind", "service", "region", "allow_unsigned_payload", "max_skew", "sigv4a"}
 
 // Factory builds a route's verifier from its auth block:
 //
@@ -21,6 +21,7 @@ var configKeys = []string{"kind", "service", "region", "allow_unsigned_payload",
 //	  region: us-east-1            # required
 //	  allow_unsigned_payload: false # never allowed for lambda
 //	  max_skew: 5m                 # default 5m
+//	  sigv4a: false                # also accept SigV4a whose region set covers region
 //
 // Keys come from the gateway's aws_keys table (env.AWSKeys), the clock from
 // env.Now. Unknown keys and bad values are errors naming the key.
@@ -47,6 +48,10 @@ func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
 		case "allow_unsigned_payload":
 			if err := val.Decode(&opts.AllowUnsignedPayload); err != nil {
 				return nil, fmt.Errorf("allow_unsigned_payload (line %d): want true or false", val.Line)
+			}
+		case "sigv4a":
+			if err := val.Decode(&opts.SigV4a); err != nil {
+				return nil, fmt.Errorf("sigv4a (line %d): want true or false", val.Line)
 			}
 		case "max_skew":
 			d, err := time.ParseDuration(val.Value)

@@ -100,6 +100,9 @@ type Options struct {
 	// 0 means DefaultSpoolMemory. TempDir holds larger bodies ("" = os.TempDir()).
 	SpoolMemory int64
 	TempDir     string
+	// SigV4a also accepts AWS4-ECDSA-P256-SHA256 requests whose region set
+	// covers Region (route key sigv4a: true; see v4a.go).
+	SigV4a bool
 }
 
 // Verifier verifies SigV4-signed requests against a key table. It is safe
@@ -109,6 +112,8 @@ type Verifier struct {
 	mode  awsv4.PathMode
 	keys  map[string]auth.AWSKey
 	clock func() time.Time
+	// v4aKeys caches the SigV4a keys derived from the key table.
+	v4aKeys awsv4.V4AKeys
 }
 
 // Interface guard.
@@ -287,6 +292,9 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	params, err := awsv4.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, auth.Reject("malformed query string: %v", err)
+	}
+	if v.opts.SigV4a && isV4A(r, params) {
+		return v.checkV4A(r, rawPath, params)
 	}
 	cred, err := parseAuth(r, params, v.opts.Service)
 	if err != nil {

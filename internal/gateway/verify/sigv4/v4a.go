@@ -1,0 +1,268 @@
+package sigv4verify
+
+// SigV4a verification (AWS4-ECDSA-P256-SHA256) on routes with sigv4a: true
+// (docs/auth/sigv4.md, "The mock gateway"). The checks are SigV4's (Check):
+// strict parsing, freshness, signed-header policy, payload hash, session
+// token; what differs is the credential scope (no region), the region set
+// (X-Amz-Region-Set, signed, which must cover the route's region) and the
+// signature (ECDSA P-256 under the key derived from the secret, see
+// internal/awsv4/v4a.go). Kept apart from Check so that SigV4 routes are
+// untouched.
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+)
+
+// isV4A reports whether r is signed with SigV4a (header or query form).
+func isV4A(r *http.Request, params []awsv4.QueryParam) bool {
+	if strings.HasPrefix(strings.TrimSpace(r.Header.Get("Authorization")), awsv4.AlgorithmV4A+" ") {
+		return true
+	}
+	for _, p := range params {
+		if p.Key == awsv4.QueryAlgorithm && p.Value == awsv4.AlgorithmV4A {
+			return true
+		}
+	}
+	return false
+}
+
+// v4aCred is a parsed SigV4a authentication.
+type v4aCred struct {
+	presigned                          bool
+	accessKeyID, scopeDate, service    string
+	signedHeaders                      []string
+	signature, amzDate, token, regions string
+	time                               time.Time
+	expires                            int
+	params                             []awsv4.QueryParam // without X-Amz-Signature
+}
+
+func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
+	c := &v4aCred{}
+	fields := map[string]string{}
+	if h := r.Header.Values("Authorization"); len(h) > 0 {
+		if len(h) > 1 {
+			return nil, auth.Reject("the Authorization header was sent %d times", len(h))
+		}
+		_, rest, _ := strings.Cut(strings.TrimSpace(h[0]), " ")
+		for _, part := range strings.Split(rest, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || (name != "Credential" && name != "SignedHeaders" && name != "Signature") {
+				return nil, auth.Reject("malformed SigV4a Authorization header: %q", shorten(part))
+			}
+			if _, dup := fields[name]; dup {
+				return nil, auth.Reject("malformed Authorization header: %s appears twice", name)
+			}
+			fields[name] = val
+		}
+		c.params = params
+		var err error
+		if c.amzDate, err = singleHeader(r, "X-Amz-Date"); err != nil {
+			return nil, err
+		}
+		if c.token, err = singleHeader(r, "X-Amz-Security-Token"); err != nil {
+			return nil, err
+		}
+		if c.regions, err = singleHeader(r, awsv4.HeaderRegionSet); err != nil {
+			return nil, err
+		}
+	} else {
+		c.presigned = true
+		got := map[string]string{}
+		for _, p := range params {
+			if n, ok := queryAuthName(p.Key); ok || strings.EqualFold(p.Key, awsv4.QueryRegionSet) {
+				if !ok {
+					n = awsv4.QueryRegionSet
+				}
+				if p.Key != n {
+					return nil, auth.Reject("query parameter %q must be spelled %s", shorten(p.Key), n)
+				}
+				if _, dup := got[n]; dup {
+					return nil, auth.Reject("query parameter %s appears twice", n)
+				}
+				got[n] = p.Value
+			}
+			if p.Key != awsv4.QuerySignature {
+				c.params = append(c.params, p)
+			}
+		}
+		fields["Credential"], fields["SignedHeaders"], fields["Signature"] = got[awsv4.QueryCredential], got[awsv4.QuerySignedHeaders], got[awsv4.QuerySignature]
+		c.amzDate, c.token, c.regions = got[awsv4.QueryDate], got[awsv4.QuerySecurityToken], got[awsv4.QueryRegionSet]
+		n, err := strconv.Atoi(got[awsv4.QueryExpires])
+		if err != nil || n < 1 || n > awsv4.MaxPresignExpires {
+			return nil, auth.Reject("X-Amz-Expires %q must be a whole number of seconds from 1 to %d", shorten(got[awsv4.QueryExpires]), awsv4.MaxPresignExpires)
+		}
+		c.expires = n
+	}
+	parts := strings.Split(fields["Credential"], "/")
+	if len(parts) != 4 || parts[3] != awsv4.ScopeTerminator || parts[0] == "" || parts[2] == "" {
+		return nil, auth.Reject("malformed SigV4a credential %q: want ACCESS_KEY/YYYYMMDD/service/aws4_request", shorten(fields["Credential"]))
+	}
+	c.accessKeyID, c.scopeDate, c.service = parts[0], parts[1], parts[2]
+	sh := fields["SignedHeaders"]
+	if sh == "" {
+		return nil, auth.Reject("SignedHeaders is empty")
+	}
+	c.signedHeaders = strings.Split(sh, ";")
+	if !sort.StringsAreSorted(c.signedHeaders) || strings.ToLower(sh) != sh {
+		return nil, auth.Reject("SignedHeaders %q must be sorted lower-case names", shorten(sh))
+	}
+	c.signature = fields["Signature"]
+	if c.signature == "" || len(c.signature) > 144 || strings.Trim(c.signature, "0123456789abcdef") != "" {
+		return nil, auth.Reject("malformed SigV4a signature: want the lower-case hex of an ASN.1 ECDSA signature")
+	}
+	t, err := time.Parse(awsv4.TimeFormat, c.amzDate)
+	if err != nil {
+		return nil, auth.Reject("missing or malformed X-Amz-Date %q", shorten(c.amzDate))
+	}
+	c.time = t
+	if c.regions == "" {
+		return nil, auth.Reject("SigV4a request without X-Amz-Region-Set")
+	}
+	return c, nil
+}
+
+// checkV4A verifies a SigV4a request; see the file comment.
+func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.QueryParam) (*Result, error) {
+	cred, err := parseV4A(r, params)
+	if err != nil {
+		return nil, err
+	}
+	now := v.clock()
+	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
+	if err != nil {
+		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
+	}
+	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	if err != nil {
+		return nil, err
+	}
+	var body *bodyHash
+	payload := claimed
+	switch {
+	case claimed == awsv4.UnsignedPayload:
+	case strings.HasPrefix(claimed, "STREAMING-"):
+		return nil, auth.Reject("streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
+	case claimed != "":
+		if !awsv4.IsHexSHA256(claimed) {
+			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+		}
+	case cred.presigned && v.mode == awsv4.PathS3:
+		payload = awsv4.UnsignedPayload
+	default:
+		if body, err = v.spool(r); err != nil {
+			return nil, err
+		}
+		payload = body.hash
+	}
+
+	signedSet := map[string]bool{}
+	var canon strings.Builder
+	canon.WriteString(r.Method + "\n" + canonURI + "\n" + awsv4.CanonicalQuery(cred.params) + "\n")
+	for _, name := range cred.signedHeaders {
+		signedSet[name] = true
+		vals, ok := headerValues(r, name)
+		if !ok {
+			return nil, auth.Reject("signed header %s is not in the request", name)
+		}
+		trimmed := make([]string, len(vals))
+		for i, val := range vals {
+			trimmed[i] = awsv4.TrimAll(val)
+		}
+		canon.WriteString(name + ":" + strings.Join(trimmed, ",") + "\n")
+	}
+	canon.WriteString("\n" + strings.Join(cred.signedHeaders, ";") + "\n" + payload)
+	cr := canon.String()
+	scope := awsv4.ScopeV4A(cred.scopeDate, cred.service)
+	sts := awsv4.AlgorithmV4A + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
+	reject := func(format string, args ...any) *auth.Rejection {
+		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	}
+
+	if cred.scopeDate != cred.amzDate[:8] {
+		return nil, reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+	}
+	if cred.service != v.opts.Service {
+		return nil, reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
+	}
+	set, err := awsv4.ParseRegionSet(cred.regions)
+	if err != nil {
+		return nil, reject("X-Amz-Region-Set %q: %v", shorten(cred.regions), err)
+	}
+	if v.opts.Region != "" && !awsv4.RegionSetCovers(set, v.opts.Region) {
+		return nil, reject("region set: signed for %s, which does not include the route's region %s", cred.regions, v.opts.Region)
+	}
+	if !cred.presigned && !signedSet["x-amz-region-set"] {
+		return nil, reject("x-amz-region-set is present but not signed")
+	}
+	if cred.presigned {
+		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
+			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+				With("gateway_time", now.UTC().Format(time.RFC3339))
+		}
+		if end := cred.time.Add(time.Duration(cred.expires) * time.Second); now.After(end) {
+			return nil, reject("presigned request expired at %s", end.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
+		}
+	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
+		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+			With("gateway_time", now.UTC().Format(time.RFC3339))
+	}
+	if !signedSet["host"] {
+		return nil, reject("host is not signed (it must be listed in SignedHeaders)")
+	}
+	if !cred.presigned && !signedSet["x-amz-date"] {
+		return nil, reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+	}
+	var amz []string
+	for k := range r.Header {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") && !signedSet[lk] {
+			amz = append(amz, lk)
+		}
+	}
+	if len(amz) > 0 {
+		sort.Strings(amz)
+		return nil, reject("%s is present but not signed", amz[0])
+	}
+	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
+	}
+	key, ok := v.keys[cred.accessKeyID]
+	if !ok {
+		return nil, reject("unknown access key %s", cred.accessKeyID)
+	}
+	switch {
+	case key.SessionToken != "" && cred.token == "":
+		return nil, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
+		return nil, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+	case key.SessionToken == "" && cred.token != "":
+		return nil, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+	}
+	priv, err := v.v4aKeys.Get(key.AccessKeyID, key.SecretAccessKey)
+	if err != nil {
+		return nil, reject("cannot derive the SigV4a key of %s", key.AccessKeyID)
+	}
+	if !awsv4.VerifyV4A(&priv.PublicKey, sts, cred.signature) {
+		return nil, reject("signature mismatch (SigV4a)")
+	}
+	if body == nil && payload != awsv4.UnsignedPayload {
+		if body, err = v.spool(r); err != nil {
+			return nil, err
+		}
+		if body.hash != payload {
+			return nil, reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
+		}
+	}
+	return &Result{
+		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.regions, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
+	}, nil
+}
