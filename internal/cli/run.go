@@ -62,21 +62,7 @@ func (f *Factory) runRequest(ctx context.Context, o *RequestOptions) error {
 	defer rr.body.Close()
 
 	errSt := f.IO.ErrStyles()
-	var trace func(string, ...any)
-	if o.Verbose {
-		trace = func(format string, args ...any) {
-			for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
-				switch {
-				case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
-				case strings.HasPrefix(line, "*"):
-					line = errSt.Dim.Render(line)
-				default: // signer traces: canonical requests, claims, cache hits
-					line = errSt.Dim.Render("* " + line)
-				}
-				fmt.Fprintln(f.IO.ErrOut, line)
-			}
-		}
-	}
+	trace := f.verboseTrace(o.Verbose)
 
 	showProgress := (f.IO.IsStderrTTY() || o.ProgressBar) && !o.Silent && !o.Verbose
 	if showProgress && rr.body != nil && (rr.body.length >= progressThreshold || o.ProgressBar) {
@@ -316,6 +302,27 @@ func (f *Factory) writeOut(format string, in writeOutInput) {
 		return // checked before sending
 	}
 	io.WriteString(f.IO.Out, s) //nolint:errcheck // stdout closed: nothing to say
+}
+
+// verboseTrace returns the -v trace writer (nil when not verbose): request
+// lines as they are, other lines dimmed and prefixed with "* ".
+func (f *Factory) verboseTrace(verbose bool) func(string, ...any) {
+	if !verbose {
+		return nil
+	}
+	errSt := f.IO.ErrStyles()
+	return func(format string, args ...any) {
+		for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
+			switch {
+			case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
+			case strings.HasPrefix(line, "*"):
+				line = errSt.Dim.Render(line)
+			default: // signer traces: canonical requests, claims, cache hits
+				line = errSt.Dim.Render("* " + line)
+			}
+			fmt.Fprintln(f.IO.ErrOut, line)
+		}
+	}
 }
 
 func kindOrNone(k string) string {
