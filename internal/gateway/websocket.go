@@ -383,7 +383,7 @@ func (h *wsHub) serve(w http.ResponseWriter, r *http.Request, st *reqState) erro
 	cancel(nil)
 	if st != nil {
 		st.decision = "websocket"
-		st.reason = fmt.Sprintf("closed %d %s", int(code), reason)
+		st.reason = strings.TrimSpace(fmt.Sprintf("closed %d %s", int(code), reason))
 	}
 	return nil
 }
