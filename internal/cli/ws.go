@@ -73,7 +73,12 @@ func newCmdWS(f *Factory, profile *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ro.Profile = *profile
 			o.ro.Args = args
-			return f.runWS(cmd.Context(), o)
+			err := f.runWS(cmd.Context(), o)
+			if err != nil && o.ro.Silent {
+				code, _ := classify(cmd.Context(), err)
+				return &ExitError{Code: code}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()

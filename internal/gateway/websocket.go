@@ -556,6 +556,9 @@ func (h *wsHub) dial(r *http.Request, id string) (*websocket.Conn, *http.Respons
 	u.RawQuery = q.Encode()
 	hdr := http.Header{}
 	for k, v := range r.Header {
+		if len(k) > 6 && strings.EqualFold(k[:6], "x-amz-") {
+			continue // the handshake's signature, date and session token
+		}
 		switch http.CanonicalHeaderKey(k) {
 		case "Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions",
 			"Sec-Websocket-Protocol", "Host", "Authorization", "Cookie", "Origin":

@@ -318,7 +318,7 @@ func TestWSProxiesToOrigin(t *testing.T) {
 		defer c.CloseNow() //nolint:errcheck
 		hello, _ := json.Marshal(map[string]string{
 			"id": r.Header.Get("X-Connection-Id"), "identity": r.Header.Get("X-Gateway-Identity"),
-			"auth": r.Header.Get("Authorization"), "path": r.URL.Path,
+			"auth": r.Header.Get("Authorization") + r.Header.Get("X-Amz-Date") + r.Header.Get("X-Amz-Content-Sha256"), "path": r.URL.Path,
 		})
 		ctx := context.Background()
 		c.Write(ctx, websocket.MessageText, hello) //nolint:errcheck
