@@ -202,6 +202,9 @@ func (f *Factory) runWS(parent context.Context, o *wsOptions) error {
 		Transport:     &sign.Transport{Signer: wsSigner{signer}, Base: tt, AllowedHost: rr.url.Host},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	if rr.header.Get("User-Agent") == "" {
+		rr.header.Set("User-Agent", userAgent())
+	}
 	wsURL := "ws" + strings.TrimPrefix(target, "http")
 	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
 		HTTPClient:   client,

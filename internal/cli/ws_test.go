@@ -60,7 +60,7 @@ func TestWSSendCountEcho(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	h := <-seen
-	if h.Get("Sec-Websocket-Key") == "" || h.Get("Authorization") != "" {
+	if h.Get("Sec-Websocket-Key") == "" || h.Get("Authorization") != "" || !strings.HasPrefix(h.Get("User-Agent"), "gwcurl/") {
 		t.Fatalf("handshake headers: %v", h)
 	}
 }
