@@ -270,6 +270,10 @@ routes:
     auth: none
     upstream: builtin:ws-echo
     rate_limit: {rps: 0.001, burst: 1}
+  - prefix: /short
+    auth: none
+    upstream: builtin:ws-echo
+    max_duration: 300ms
 `, gateway.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -295,6 +299,22 @@ routes:
 	var ce websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || !strings.Contains(ce.Reason, "idle") {
 		t.Fatalf("idle: %v", err)
+	}
+
+	c, _, err = dialWS(t, wsURL(gw.URL)+"/short", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // busy, never idle: the lifetime ends it
+		if err = c.Write(ctx, websocket.MessageText, []byte("x")); err == nil {
+			_, _, err = c.Read(ctx)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || !strings.Contains(ce.Reason, "lifetime") {
+		t.Fatalf("max_duration: %v", err)
 	}
 
 	c, _, err = dialWS(t, wsURL(gw.URL)+"/limited", nil)
@@ -390,4 +410,18 @@ func TestWSConfigErrors(t *testing.T) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Closing the gateway closes its connections with 1001.
+func TestWSGatewayCloseClosesConnections(t *testing.T) {
+	gw := gatewaytest.StartDemo(t, gateway.Options{})
+	c, _ := connectDemoWS(t, gw.URL)
+	go gw.Gateway.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := c.Read(ctx)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || !strings.Contains(ce.Reason, "shutting down") {
+		t.Fatalf("after Close: %v", err)
+	}
 }
