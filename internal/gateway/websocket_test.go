@@ -18,8 +18,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
-	"github.com/gwcurl/gwcurl/internal/gateway/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 )
 
