@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gwcurl/gwcurl/internal/gateway"
+	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
 
@@ -179,5 +181,19 @@ func TestUserPasswordPrompt(t *testing.T) {
 	echo, _ := os.ReadFile(outFile)
 	if want := "Basic YW5uOnB0eS1zZWNyZXQ="; !strings.Contains(string(echo), want) { // ann:pty-secret
 		t.Errorf("the origin did not get %s: %s", want, echo)
+	}
+}
+
+// TestWSTerminalOutput: on a terminal gwcurl ws pretty-prints JSON messages
+// and neutralises control characters a server sends.
+func TestWSTerminalOutput(t *testing.T) {
+	gw := gatewaytest.StartYAML(t, "routes:\n  - {prefix: /e, auth: none, upstream: builtin:ws-echo}\n", gateway.Options{})
+	u := "ws" + strings.TrimPrefix(gw.URL, "http") + "/e"
+	out := runOnPTY(t, []string{"NO_COLOR=1"}, "ws", u, "--send", `{"a":[1,2]}`, "--send", "\x1b]0;pwned\x07hi", "--count", "2")
+	if !strings.Contains(out, "{\r\n  \"a\": [") {
+		t.Fatalf("JSON message not pretty-printed:\n%q", out)
+	}
+	if strings.Contains(out, "\x1b]0;pwned") || !strings.Contains(out, "^[]0;pwned^Ghi") {
+		t.Fatalf("control characters reached the terminal:\n%q", out)
 	}
 }

@@ -12,6 +12,7 @@ func extraCommands(f *Factory, profile *string) []*cobra.Command {
 		newCmdWhoami(f, profile),
 		newCmdPresign(f, profile),
 		newCmdRun(f, profile),
+		newCmdWS(f, profile),
 		newCmdExplain(f),
 		newCmdGateway(f),
 	}

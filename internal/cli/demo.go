@@ -160,6 +160,8 @@ func demoCases() []demoCase {
 		{route: "/down", kind: "none", args: []string{"-p", "demo-public", "--fail-with-body", "GET", "$GW/down/echo"}, expectExit: ExitHTTP, check: wantText(`"error":"Bad Gateway"`)},
 		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "POST", "/items", "name=signed"}, check: wantField("signed", "name")},
 		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/ws", kind: "sigv4", args: []string{"-p", "demo-ws", "ws", "/chat", "--send", "hello", "--count", "2"},
+			check: wantLines(`{"connectionId":"`, "hello")},
 		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
 		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "--identity-format", "vault", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
 		{route: "/sts", kind: "sts-identity", args: []string{"-p", "demo-sts", "--identity-format", "k8s", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
@@ -167,6 +169,22 @@ func demoCases() []demoCase {
 		{route: "/admin", kind: "cf-access", args: []string{"-p", "demo-cf", "GET", "/echo"}, check: wantField("demo.access", "identity", "principal")},
 		{route: "/app", kind: "cognito", login: "demo-cognito", args: []string{"-p", "demo-cognito", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
 		{route: "/magic", kind: "magic-link", login: "demo-magic", args: []string{"-p", "demo-magic", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
+	}
+}
+
+// wantLines checks each output line starts with its prefix.
+func wantLines(prefixes ...string) func([]byte) error {
+	return func(out []byte) error {
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		if len(lines) != len(prefixes) {
+			return fmt.Errorf("got %d lines, want %d", len(lines), len(prefixes))
+		}
+		for i, p := range prefixes {
+			if !strings.HasPrefix(lines[i], p) {
+				return fmt.Errorf("line %d is %.40q, want %q…", i+1, lines[i], p)
+			}
+		}
+		return nil
 	}
 }
 

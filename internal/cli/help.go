@@ -17,14 +17,16 @@ func helpTopics() map[string]struct{ short, body string } {
 		gwcurl exits with curl's codes where curl has one, so scripts keep working:
 
 		  0    success (an HTTP error status without -f is still 0, as in curl)
-		  1    error, including a failed --expect-status / --expect-jq
+		  1    error, including a failed --expect-status / --expect-jq, and a
+		       WebSocket closed abnormally (gwcurl ws)
 		  2    usage error: bad flag, malformed header or item, missing @file,
 		       a path with no base_url, unknown profile, bad config file
 		  3    malformed URL
 		  4    credentials missing, invalid or expired, or a login is required
 		  6    could not resolve the host
 		  7    could not connect (refused, unreachable)
-		  22   HTTP status >= 400 with -f/--fail or --fail-with-body
+		  22   HTTP status >= 400 with -f/--fail or --fail-with-body, or a
+		       refused WebSocket handshake (gwcurl ws)
 		  23   cannot write the output (-o into a missing or unwritable directory)
 		  28   timeout (-m/--max-time, --connect-timeout, login --timeout)
 		  35   TLS handshake failed (https to a plain-http port)

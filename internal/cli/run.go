@@ -104,21 +104,7 @@ func (f *Factory) newTransfer(o *RequestOptions, rr *resolvedRequest, expect *ex
 	t := &transfer{f: f, o: o, rr: rr, expect: expect,
 		stats:        &transferStats{start: time.Now(), method: rr.method, authKind: kindOrNone(rr.auth.Kind)},
 		showProgress: (f.IO.IsStderrTTY() || o.ProgressBar) && !o.Silent && !o.Verbose}
-	if o.Verbose {
-		errSt := f.IO.ErrStyles()
-		t.trace = func(format string, args ...any) {
-			for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
-				switch {
-				case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
-				case strings.HasPrefix(line, "*"):
-					line = errSt.Dim.Render(line)
-				default: // signer traces: canonical requests, claims, cache hits
-					line = errSt.Dim.Render("* " + line)
-				}
-				fmt.Fprintln(f.IO.ErrOut, line)
-			}
-		}
-	}
+	t.trace = f.verboseTrace(o.Verbose)
 	if o.Explain {
 		t.rec = &explainRecorder{}
 	}
@@ -377,6 +363,27 @@ func (f *Factory) writeOut(format string, in writeOutInput) {
 		return // checked before sending
 	}
 	io.WriteString(f.IO.Out, s) //nolint:errcheck // stdout closed: nothing to say
+}
+
+// verboseTrace returns the -v trace writer (nil when not verbose): request
+// lines as they are, other lines dimmed and prefixed with "* ".
+func (f *Factory) verboseTrace(verbose bool) func(string, ...any) {
+	if !verbose {
+		return nil
+	}
+	errSt := f.IO.ErrStyles()
+	return func(format string, args ...any) {
+		for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n") {
+			switch {
+			case strings.HasPrefix(line, ">"), strings.HasPrefix(line, "<"):
+			case strings.HasPrefix(line, "*"):
+				line = errSt.Dim.Render(line)
+			default: // signer traces: canonical requests, claims, cache hits
+				line = errSt.Dim.Render("* " + line)
+			}
+			fmt.Fprintln(f.IO.ErrOut, line)
+		}
+	}
 }
 
 func kindOrNone(k string) string {

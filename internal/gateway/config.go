@@ -93,6 +93,8 @@ type Route struct {
 	// MaxInFlight bounds concurrent requests to the origin (0: no limit);
 	// above it the gateway answers 503 with Retry-After.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// WebSocket holds the WebSocket settings (websocket.go).
+	WebSocket WebSocketRoute `yaml:",inline"`
 
 	line int // of the route's mapping, for errors
 }
@@ -806,7 +808,10 @@ func (d *decoder) routes(v *yaml.Node, key string, out *[]Route) error {
 					return d.errf(val, rk, "want 0 (no limit) or a positive number")
 				}
 			default:
-				return d.unknownKey(k, sub, k.Value, routeKeys)
+				var ok bool
+				if ok, err = d.wsRouteField(k.Value, val, rk, &r.WebSocket); !ok {
+					return d.unknownKey(k, sub, k.Value, append(slices.Clone(routeKeys), wsRouteKeys...))
+				}
 			}
 			if err != nil {
 				return err
@@ -866,14 +871,14 @@ func upstreamProblem(s string) string {
 	switch {
 	case s == "":
 		return "required (http://host:port, builtin:echo or builtin:items)"
-	case s == "builtin:echo", s == "builtin:items":
+	case s == "builtin:echo", s == "builtin:items", s == wsEchoUpstream:
 		return ""
 	case strings.HasPrefix(s, "builtin:"):
-		return fmt.Sprintf("unknown built-in origin %q (have builtin:echo, builtin:items)", s)
+		return fmt.Sprintf("unknown built-in origin %q (have builtin:echo, builtin:items, builtin:ws-echo)", s)
 	}
 	s = strings.ReplaceAll(s, "${base_url}", "http://127.0.0.1")
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return fmt.Sprintf("%q is not an origin (want http(s)://host[:port][/path], builtin:echo or builtin:items)", s)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {

@@ -211,7 +211,7 @@ func TestDemoConfigMatchesPublishedNames(t *testing.T) {
 		if err := n.Decode(&m); err != nil {
 			return nil, err
 		}
-		blocks[scalar(n, "kind")+" "+scalar(n, "issuer")] = m
+		blocks[scalar(n, "kind")+" "+scalar(n, "issuer")+scalar(n, "service")] = m
 		return gateway.NotImplemented("x")(n, env)
 	}
 	kinds := map[string]auth.Factory{"none": gateway.NoneFactory}
@@ -222,7 +222,8 @@ func TestDemoConfigMatchesPublishedNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"sigv4 ":                         "map[kind:sigv4 region:us-east-1 service:lambda sigv4a:true]",
+		"sigv4 lambda":                   "map[kind:sigv4 region:us-east-1 service:lambda sigv4a:true]",
+		"sigv4 execute-api":              "map[kind:sigv4 region:us-east-1 service:execute-api]",
 		"sts_identity ":                  "map[allow:[" + demo.AWSARN + " " + demo.OncallRoleARN + "] formats:[url vault k8s] header:X-Fluid-Identity kind:sts_identity]",
 		"google_id ":                     "map[audiences:[" + base + "/run] kind:google_id]",
 		"cf_access ":                     "map[aud:" + demo.CFAudTag + " kind:cf_access service_tokens:[map[client_id:demo.access client_secret:demo-cf-secret]] team_domain:" + demo.CFTeamDomain + "]",

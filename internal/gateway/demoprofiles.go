@@ -37,6 +37,10 @@ func DemoProfiles(baseURL, googleKeyFile string) *profiles.Config {
 				STSEndpoint: b + "/_mock/sts/", // whoami asks the mock STS
 				AccessKeyID: demo.AWSAccessKeyID, SecretAccessKey: "file:" + DemoAWSSecretFile,
 			}},
+			"demo-ws": {BaseURL: b + "/ws", Auth: profiles.Auth{
+				Kind: "sigv4", Region: demo.Region, Service: "execute-api",
+				AccessKeyID: demo.AWSAccessKeyID, SecretAccessKey: "file:" + DemoAWSSecretFile,
+			}},
 			"demo-sts": {BaseURL: b + "/sts", Auth: profiles.Auth{
 				Kind: "sts-identity", Header: demo.STSIdentityHeader, Format: "url", Region: demo.Region,
 				STSEndpoint: b + "/_mock/sts/",

@@ -50,7 +50,7 @@ func TestWriteDemoProfiles(t *testing.T) {
 	if err := dec.Decode(&cfg); err != nil {
 		t.Fatalf("config does not decode strictly: %v\n%s", err, data)
 	}
-	if cfg.Current != "demo-public" || len(cfg.Profiles) != 7 {
+	if cfg.Current != "demo-public" || len(cfg.Profiles) != 8 {
 		t.Fatalf("current %q, %d profiles", cfg.Current, len(cfg.Profiles))
 	}
 	keyFile := filepath.Join(dir, "demo-google-sa.json")
@@ -61,6 +61,8 @@ func TestWriteDemoProfiles(t *testing.T) {
 		"demo-sts": {BaseURL: base + "/sts", Auth: profiles.Auth{Kind: "sts-identity", Header: "X-Fluid-Identity", Format: "url",
 			Region: "us-east-1", STSEndpoint: base + "/_mock/sts/", AccessKeyID: "AKIAGWCURLDEMO000001",
 			SecretAccessKey: "file:demo-secrets/aws-secret-access-key"}},
+		"demo-ws": {BaseURL: base + "/ws", Auth: profiles.Auth{Kind: "sigv4", Region: "us-east-1", Service: "execute-api",
+			AccessKeyID: "AKIAGWCURLDEMO000001", SecretAccessKey: "file:demo-secrets/aws-secret-access-key"}},
 		"demo-google":  {BaseURL: base + "/run", Auth: profiles.Auth{Kind: "google", Audience: base + "/run", Credentials: keyFile}},
 		"demo-cf":      {BaseURL: base + "/admin", Auth: profiles.Auth{Kind: "cf-access", ClientID: "demo.access", ClientSecret: "file:demo-secrets/cf-client-secret"}},
 		"demo-cognito": {BaseURL: base + "/app", Auth: profiles.Auth{Kind: "cognito", Issuer: base + "/_mock/cognito", ClientID: "gwcurl-demo", Scopes: []string{"openid", "email", "profile"}}},

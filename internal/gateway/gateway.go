@@ -86,6 +86,7 @@ type Gateway struct {
 	log         *requestLog
 	index       []byte
 	transports  []*http.Transport
+	wsHubs      []*wsHub  // WebSocket routes' connections (websocket.go)
 	states      sync.Pool // of *reqState
 	bodyBufs    sync.Pool // of *bytes.Buffer, for builtin:echo
 	copyBufs    sync.Pool // of *[]byte, for the reverse proxy
@@ -305,6 +306,9 @@ func (g *Gateway) Requests() []LogEntry { return g.log.recent() }
 func (g *Gateway) Close() {
 	for _, t := range g.transports {
 		t.CloseIdleConnections()
+	}
+	for _, h := range g.wsHubs {
+		h.closeAll()
 	}
 }
 

@@ -146,11 +146,14 @@ func TestDemoRoutesAndEchoFormat(t *testing.T) {
 
 	// Every demo route exists; the ones whose kind has not landed answer 403.
 	want := map[string]string{"/public": "none", "/aws": "sigv4", "/sts": "sts_identity", "/run": "google_id",
-		"/admin": "cf_access", "/app": "jwt", "/magic": "jwt", "/limited": "none", "/down": "none"}
+		"/admin": "cf_access", "/app": "jwt", "/magic": "jwt", "/limited": "none", "/down": "none", "/ws": "sigv4"}
 	got := map[string]string{}
 	for _, ri := range s.Gateway.Routes() {
 		got[ri.Prefix] = ri.Auth
-		if ri.Prefix != "/down" && (ri.Upstream != "builtin:echo" || ri.Paths["/items"] != "builtin:items" || ri.StripPrefix != ri.Prefix) {
+		if ri.Prefix == "/ws" && ri.Upstream != "builtin:ws-echo" {
+			t.Errorf("route /ws: %+v", ri)
+		}
+		if ri.Prefix != "/down" && ri.Prefix != "/ws" && (ri.Upstream != "builtin:echo" || ri.Paths["/items"] != "builtin:items" || ri.StripPrefix != ri.Prefix) {
 			t.Errorf("route %s: %+v", ri.Prefix, ri)
 		}
 	}

@@ -123,15 +123,18 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		inject = append(inject, headerValue{name: k, value: []string{v}[:1:1]})
 	}
 
+	hub := g.newWSHub(rc, upstream) // nil unless the upstream can take upgrades
 	rt.handler = chain(dispatch(byPath, def),
 		g.methods(rc.Methods),
 		g.rateLimit(rc.RateLimit),
 		g.limitBody(rt),
 		g.sanitize(),
+		g.wsOrigins(hub),
 		g.authenticate(rt, verifier),
 		g.forward(inject),
 		g.inFlight(rc.MaxInFlight),
 		stripPrefix(strip),
+		g.wsUpgrade(rt, hub),
 	)
 	return rt, nil
 }
@@ -147,6 +150,9 @@ func (g *Gateway) origin(rt *route, rc *Route, upstream, mount, key string) (Han
 			rt.items = newItemStore(g.now)
 		}
 		return itemsMount{store: rt.items, collection: mount}, nil
+	}
+	if isWSUpstream(upstream) {
+		return upgradeRequired{}, nil
 	}
 	if p := upstreamProblem(upstream); p != "" {
 		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key, Problem: p}

@@ -116,6 +116,7 @@ var sensitiveQuery = map[string]bool{
 	"x-amz-signature": true, "x-amz-security-token": true, "x-amz-credential": false,
 	"token": true, "access_token": true, "id_token": true, "code": true, "client_secret": true,
 	"refresh_token": true, "signature": true, "sig": true, "key": true, "api_key": true,
+	"header": true, // AppSync real-time: base64 JSON carrying the Authorization
 }
 
 // URL redacts credential-bearing query parameters of a URL string, keeping
