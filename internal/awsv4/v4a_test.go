@@ -33,7 +33,11 @@ func TestDeriveV4AKeyMatchesVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, y := hex.EncodeToString(priv.PublicKey.X.FillBytes(make([]byte, 32))), hex.EncodeToString(priv.PublicKey.Y.FillBytes(make([]byte, 32)))
+		pub, err := priv.PublicKey.Bytes() // uncompressed: 0x04 || X || Y
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := hex.EncodeToString(pub[1:33]), hex.EncodeToString(pub[33:65])
 		if x != k.X || y != k.Y {
 			t.Errorf("%s: derived public key (%s, %s), want (%s, %s)", path, x, y, k.X, k.Y)
 		}
