@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -143,14 +144,23 @@ func TestUserPasswordPrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	var screen bytes.Buffer
+	var (
+		mu     sync.Mutex
+		screen bytes.Buffer
+	)
+	shown := func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }
 	prompted := make(chan struct{})
+	readDone := make(chan struct{})
 	go func() {
+		defer close(readDone)
 		buf := make([]byte, 256)
 		for {
 			n, err := m.Read(buf)
+			mu.Lock()
 			screen.Write(buf[:n])
-			if strings.Contains(screen.String(), "Enter host password for user 'ann':") {
+			now := screen.String()
+			mu.Unlock()
+			if strings.Contains(now, "Enter host password for user 'ann':") {
 				select {
 				case <-prompted:
 				default:
@@ -166,16 +176,16 @@ func TestUserPasswordPrompt(t *testing.T) {
 	case <-prompted:
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill() //nolint:errcheck
-		t.Fatalf("no password prompt; terminal showed %q", screen.String())
+		t.Fatalf("no password prompt; terminal showed %q", shown())
 	}
 	io.WriteString(m, "pty-secret\r") //nolint:errcheck
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("gwcurl: %v; terminal %q", err, screen.String())
+		t.Fatalf("gwcurl: %v; terminal %q", err, shown())
 	}
 	if stdout.String() != "200" {
 		t.Fatalf("-w printed %q", stdout.String())
 	}
-	if strings.Contains(screen.String(), "pty-secret") {
+	if strings.Contains(shown(), "pty-secret") {
 		t.Error("the password was echoed to the terminal")
 	}
 	echo, _ := os.ReadFile(outFile)
