@@ -18,6 +18,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
 func newCmdDemo(f *Factory) *cobra.Command {
@@ -124,7 +125,7 @@ func (f *Factory) runDemo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.Listen("127.0.0.1:0", cfg, gateway.Options{Now: f.Now})
+	srv, err := gateway.Listen("127.0.0.1:0", cfg, gateway.Options{Now: f.Now, Getenv: f.Getenv, OriginAuth: sign.OriginTransport})
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,9 @@ type Route struct {
 	// MaxInFlight bounds concurrent requests to the origin (0: no limit);
 	// above it the gateway answers 503 with Retry-After.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// OriginAuth is how the gateway authenticates itself to the origins
+	// ({kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}).
+	OriginAuth *yaml.Node `yaml:"origin_auth"`
 
 	line int // of the route's mapping, for errors
 }
@@ -479,7 +482,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 
 var (
 	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
-	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight"}
+	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth"}
 )
 
 func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) error {
@@ -801,6 +804,11 @@ func (d *decoder) routes(v *yaml.Node, key string, out *[]Route) error {
 				err = d.scalar(val, rk, &r.Explain)
 			case "timeout":
 				err = d.scalar(val, rk, &r.Timeout)
+			case "origin_auth":
+				if val.Kind != yaml.MappingNode || scalarAt(val, "kind") == "" {
+					return d.errf(val, rk, "want a mapping {kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}")
+				}
+				r.OriginAuth = val
 			case "max_in_flight":
 				if err = d.scalar(val, rk, &r.MaxInFlight); err == nil && r.MaxInFlight < 0 {
 					return d.errf(val, rk, "want 0 (no limit) or a positive number")

@@ -384,7 +384,7 @@ var overriddenByEdge = []string{
 	"X-Request-Id",
 }
 
-func newProxyOrigin(target *url.URL, t *http.Transport, timeout time.Duration, bufs *sync.Pool, edgeHeaders []headerValue) *proxyOrigin {
+func newProxyOrigin(target *url.URL, t http.RoundTripper, timeout time.Duration, bufs *sync.Pool, edgeHeaders []headerValue) *proxyOrigin {
 	p := &proxyOrigin{target: target, label: target.Redacted(), timeout: timeout}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
