@@ -167,6 +167,8 @@ func demoCases() []demoCase {
 		{route: "/run", kind: "google", args: []string{"-p", "demo-google", "GET", "/echo"}, check: wantField("demo@gwcurl-demo.iam.gserviceaccount.com", "identity", "principal")},
 		{route: "/admin", kind: "cf-access", args: []string{"-p", "demo-cf", "GET", "/echo"}, check: wantField("demo.access", "identity", "principal")},
 		{route: "/app", kind: "cognito", login: "demo-cognito", args: []string{"-p", "demo-cognito", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
+		{route: "/edge", kind: "cognito → sigv4", login: "demo-edge", args: []string{"-p", "demo-edge", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/edge-run", kind: "cognito → google", args: []string{"-p", "demo-edge", "GET", "$GW/edge-run/echo"}, check: wantField("demo@gwcurl-demo.iam.gserviceaccount.com", "identity", "principal")},
 		{route: "/magic", kind: "magic-link", login: "demo-magic", args: []string{"-p", "demo-magic", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
 	}
 }
