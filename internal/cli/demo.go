@@ -157,6 +157,8 @@ func demoCases() []demoCase {
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "POST", "/items", "name=widget", "count:=3"}, check: wantField("widget", "name")},
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "-i", "OPTIONS", "/echo", "Origin:http://localhost:3000", "Access-Control-Request-Method:POST"},
 			check: wantText("Access-Control-Allow-Origin: http://localhost:3000")},
+		{route: "/cached", kind: "none", args: []string{"-p", "demo-public", "-i", "GET", "$GW/cached/cache/60"}, check: wantText("X-Cache: MISS")},
+		{route: "/cached", kind: "none", args: []string{"-p", "demo-public", "-i", "GET", "$GW/cached/cache/60"}, check: wantText("X-Cache: HIT")},
 		{route: "/limited", kind: "none", burst: 12},
 		{route: "/down", kind: "none", args: []string{"-p", "demo-public", "--fail-with-body", "GET", "$GW/down/echo"}, expectExit: ExitHTTP, check: wantText(`"error":"Bad Gateway"`)},
 		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "POST", "/items", "name=signed"}, check: wantField("signed", "name")},

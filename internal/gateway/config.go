@@ -96,6 +96,8 @@ type Route struct {
 	// OriginAuth is how the gateway authenticates itself to the origins
 	// ({kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}).
 	OriginAuth *yaml.Node `yaml:"origin_auth"`
+	// Cache is the route's edge cache (nil: none).
+	Cache *CacheConfig `yaml:"cache"`
 
 	line int // of the route's mapping, for errors
 }
@@ -482,7 +484,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 
 var (
 	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
-	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth"}
+	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth", "cache"}
 )
 
 func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) error {
@@ -804,6 +806,12 @@ func (d *decoder) routes(v *yaml.Node, key string, out *[]Route) error {
 				err = d.scalar(val, rk, &r.Explain)
 			case "timeout":
 				err = d.scalar(val, rk, &r.Timeout)
+			case "cache":
+				r.Cache = &CacheConfig{}
+				if err = d.fields(val, rk, map[string]any{"max_entries": &r.Cache.MaxEntries, "max_body": &r.Cache.MaxBody,
+					"default_ttl": &r.Cache.DefaultTTL, "authenticated": &r.Cache.Authenticated}); err == nil && r.Cache.MaxEntries < 0 {
+					return d.errf(val, rk+".max_entries", "want a positive number (default 1000)")
+				}
 			case "origin_auth":
 				if val.Kind != yaml.MappingNode || scalarAt(val, "kind") == "" {
 					return d.errf(val, rk, "want a mapping {kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}")

@@ -147,7 +147,7 @@ func TestDemoRoutesAndEchoFormat(t *testing.T) {
 	// Every demo route exists; the ones whose kind has not landed answer 403.
 	want := map[string]string{"/public": "none", "/aws": "sigv4", "/sts": "sts_identity", "/run": "google_id",
 		"/admin": "cf_access", "/app": "jwt", "/magic": "jwt", "/limited": "none", "/down": "none",
-		"/edge": "jwt", "/edge-run": "jwt"}
+		"/edge": "jwt", "/edge-run": "jwt", "/cached": "none"}
 	got := map[string]string{}
 	for _, ri := range s.Gateway.Routes() {
 		got[ri.Prefix] = ri.Auth

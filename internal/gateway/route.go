@@ -141,6 +141,7 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		g.limitBody(rt),
 		g.sanitize(),
 		g.authenticate(rt, verifier),
+		g.cacheMiddleware(rc.Cache, nil),
 		rt.spoolMiddleware(),
 		g.forward(inject),
 		g.inFlight(rc.MaxInFlight),
