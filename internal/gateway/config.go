@@ -98,6 +98,8 @@ type Route struct {
 	OriginAuth *yaml.Node `yaml:"origin_auth"`
 	// Cache is the route's edge cache (nil: none).
 	Cache *CacheConfig `yaml:"cache"`
+	// BotCheck verifies a Turnstile token before the route's verifier.
+	BotCheck *BotCheck `yaml:"bot_check"`
 
 	line int // of the route's mapping, for errors
 }
@@ -484,7 +486,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 
 var (
 	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
-	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth", "cache"}
+	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth", "cache", "bot_check"}
 )
 
 func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) error {
@@ -806,6 +808,9 @@ func (d *decoder) routes(v *yaml.Node, key string, out *[]Route) error {
 				err = d.scalar(val, rk, &r.Explain)
 			case "timeout":
 				err = d.scalar(val, rk, &r.Timeout)
+			case "bot_check":
+				r.BotCheck = &BotCheck{}
+				err = d.fields(val, rk, map[string]any{"kind": &r.BotCheck.Kind, "secret": &r.BotCheck.Secret, "verify_url": &r.BotCheck.VerifyURL})
 			case "cache":
 				r.Cache = &CacheConfig{}
 				if err = d.fields(val, rk, map[string]any{"max_entries": &r.Cache.MaxEntries, "max_body": &r.Cache.MaxBody,

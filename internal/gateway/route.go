@@ -135,11 +135,16 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		inject = append(inject, headerValue{name: k, value: []string{v}[:1:1]})
 	}
 
+	bot, err := g.botCheck(rc, key, x)
+	if err != nil {
+		return nil, err
+	}
 	rt.handler = chain(dispatch(byPath, def),
 		g.methods(rc.Methods),
 		g.rateLimit(rc.RateLimit),
 		g.limitBody(rt),
 		g.sanitize(),
+		bot,
 		g.authenticate(rt, verifier),
 		g.cacheMiddleware(rc.Cache, nil),
 		rt.spoolMiddleware(),
