@@ -18,6 +18,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
 func newCmdDemo(f *Factory) *cobra.Command {
@@ -124,7 +125,7 @@ func (f *Factory) runDemo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.Listen("127.0.0.1:0", cfg, gateway.Options{Now: f.Now})
+	srv, err := gateway.Listen("127.0.0.1:0", cfg, gateway.Options{Now: f.Now, Getenv: f.Getenv, OriginAuth: sign.OriginTransport})
 	if err != nil {
 		return err
 	}
@@ -156,6 +157,8 @@ func demoCases() []demoCase {
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "POST", "/items", "name=widget", "count:=3"}, check: wantField("widget", "name")},
 		{route: "/public", kind: "none", args: []string{"-p", "demo-public", "-i", "OPTIONS", "/echo", "Origin:http://localhost:3000", "Access-Control-Request-Method:POST"},
 			check: wantText("Access-Control-Allow-Origin: http://localhost:3000")},
+		{route: "/cached", kind: "none", args: []string{"-p", "demo-public", "-i", "GET", "$GW/cached/cache/60"}, check: wantText("X-Cache: MISS")},
+		{route: "/cached", kind: "none", args: []string{"-p", "demo-public", "-i", "GET", "$GW/cached/cache/60"}, check: wantText("X-Cache: HIT")},
 		{route: "/limited", kind: "none", burst: 12},
 		{route: "/down", kind: "none", args: []string{"-p", "demo-public", "--fail-with-body", "GET", "$GW/down/echo"}, expectExit: ExitHTTP, check: wantText(`"error":"Bad Gateway"`)},
 		{route: "/aws", kind: "sigv4", args: []string{"-p", "demo-sigv4", "POST", "/items", "name=signed"}, check: wantField("signed", "name")},
@@ -168,6 +171,8 @@ func demoCases() []demoCase {
 		{route: "/run", kind: "google", args: []string{"-p", "demo-google", "GET", "/echo"}, check: wantField("demo@gwcurl-demo.iam.gserviceaccount.com", "identity", "principal")},
 		{route: "/admin", kind: "cf-access", args: []string{"-p", "demo-cf", "GET", "/echo"}, check: wantField("demo.access", "identity", "principal")},
 		{route: "/app", kind: "cognito", login: "demo-cognito", args: []string{"-p", "demo-cognito", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
+		{route: "/edge", kind: "cognito → sigv4", login: "demo-edge", args: []string{"-p", "demo-edge", "GET", "/echo"}, check: wantField(demoARN, "identity", "principal")},
+		{route: "/edge-run", kind: "cognito → google", args: []string{"-p", "demo-edge", "GET", "$GW/edge-run/echo"}, check: wantField("demo@gwcurl-demo.iam.gserviceaccount.com", "identity", "principal")},
 		{route: "/magic", kind: "magic-link", login: "demo-magic", args: []string{"-p", "demo-magic", "GET", "/echo"}, check: wantField("demo@example.com", "identity", "principal")},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
+	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
 type gatewayOptions struct {
@@ -74,7 +75,7 @@ func (f *Factory) runGateway(ctx context.Context, o *gatewayOptions) error {
 		base, off := f.Now, o.clockOffset
 		now = func() time.Time { return base().Add(off) }
 	}
-	opts := gateway.Options{Now: now}
+	opts := gateway.Options{Now: now, Getenv: f.Getenv, OriginAuth: sign.OriginTransport}
 	if !o.quiet {
 		opts.Log = f.IO.ErrOut
 	}

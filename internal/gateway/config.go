@@ -95,6 +95,13 @@ type Route struct {
 	MaxInFlight int `yaml:"max_in_flight"`
 	// WebSocket holds the WebSocket settings (websocket.go).
 	WebSocket WebSocketRoute `yaml:",inline"`
+	// OriginAuth is how the gateway authenticates itself to the origins
+	// ({kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}).
+	OriginAuth *yaml.Node `yaml:"origin_auth"`
+	// Cache is the route's edge cache (nil: none).
+	Cache *CacheConfig `yaml:"cache"`
+	// BotCheck verifies a Turnstile token before the route's verifier.
+	BotCheck *BotCheck `yaml:"bot_check"`
 
 	line int // of the route's mapping, for errors
 }
@@ -481,7 +488,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 
 var (
 	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
-	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight"}
+	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth", "cache", "bot_check"}
 )
 
 func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) error {
@@ -803,6 +810,20 @@ func (d *decoder) routes(v *yaml.Node, key string, out *[]Route) error {
 				err = d.scalar(val, rk, &r.Explain)
 			case "timeout":
 				err = d.scalar(val, rk, &r.Timeout)
+			case "bot_check":
+				r.BotCheck = &BotCheck{}
+				err = d.fields(val, rk, map[string]any{"kind": &r.BotCheck.Kind, "secret": &r.BotCheck.Secret, "verify_url": &r.BotCheck.VerifyURL})
+			case "cache":
+				r.Cache = &CacheConfig{}
+				if err = d.fields(val, rk, map[string]any{"max_entries": &r.Cache.MaxEntries, "max_body": &r.Cache.MaxBody,
+					"default_ttl": &r.Cache.DefaultTTL, "authenticated": &r.Cache.Authenticated}); err == nil && r.Cache.MaxEntries < 0 {
+					return d.errf(val, rk+".max_entries", "want a positive number (default 1000)")
+				}
+			case "origin_auth":
+				if val.Kind != yaml.MappingNode || scalarAt(val, "kind") == "" {
+					return d.errf(val, rk, "want a mapping {kind: sigv4|google_id|cf_access|sts_identity|bearer, ...}")
+				}
+				r.OriginAuth = val
 			case "max_in_flight":
 				if err = d.scalar(val, rk, &r.MaxInFlight); err == nil && r.MaxInFlight < 0 {
 					return d.errf(val, rk, "want 0 (no limit) or a positive number")

@@ -56,6 +56,12 @@ func DemoProfiles(baseURL, googleKeyFile string) *profiles.Config {
 				Kind: "cognito", Issuer: b + "/_mock/cognito", ClientID: demo.CognitoClientID,
 				Scopes: []string{"openid", "email", "profile"},
 			}},
+			// demo-edge logs in like demo-cognito; its routes (/edge,
+			// /edge-run) then sign toward /aws and /run themselves.
+			"demo-edge": {BaseURL: b + "/edge", Auth: profiles.Auth{
+				Kind: "cognito", Issuer: b + "/_mock/cognito", ClientID: demo.CognitoClientID,
+				Scopes: []string{"openid", "email", "profile"},
+			}},
 			"demo-magic": {BaseURL: b + "/magic", Auth: profiles.Auth{
 				Kind: "magic-link", StartURL: b + "/_mock/magic/start", TokenURL: b + "/_mock/magic/token",
 				Email: demo.UserEmail,

@@ -66,6 +66,7 @@ func TestWriteDemoProfiles(t *testing.T) {
 		"demo-google":  {BaseURL: base + "/run", Auth: profiles.Auth{Kind: "google", Audience: base + "/run", Credentials: keyFile}},
 		"demo-cf":      {BaseURL: base + "/admin", Auth: profiles.Auth{Kind: "cf-access", ClientID: "demo.access", ClientSecret: "file:demo-secrets/cf-client-secret"}},
 		"demo-cognito": {BaseURL: base + "/app", Auth: profiles.Auth{Kind: "cognito", Issuer: base + "/_mock/cognito", ClientID: "gwcurl-demo", Scopes: []string{"openid", "email", "profile"}}},
+		"demo-edge":    {BaseURL: base + "/edge", Auth: profiles.Auth{Kind: "cognito", Issuer: base + "/_mock/cognito", ClientID: "gwcurl-demo", Scopes: []string{"openid", "email", "profile"}}},
 		"demo-magic": {BaseURL: base + "/magic", Auth: profiles.Auth{Kind: "magic-link", StartURL: base + "/_mock/magic/start",
 			TokenURL: base + "/_mock/magic/token", Email: "demo@example.com"}},
 	}

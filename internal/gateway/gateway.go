@@ -39,6 +39,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -50,6 +51,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/originauth"
 )
 
 // Options are the gateway's connections to the world.
@@ -67,6 +69,12 @@ type Options struct {
 	Kinds map[string]auth.Factory
 	// Mocks build the mock identity providers (nil: DefaultMocks()).
 	Mocks []auth.MockFactory
+	// Getenv reads env: references of origin_auth blocks (nil: os.Getenv).
+	Getenv func(string) string
+	// OriginAuth builds the signers of origin_auth blocks (the CLI passes
+	// sign.OriginTransport); nil makes a route with origin_auth a config
+	// error.
+	OriginAuth originauth.Factory
 }
 
 // Gateway is the mock gateway; it is an http.Handler, safe for concurrent
@@ -76,6 +84,9 @@ type Gateway struct {
 	now     func() time.Time
 	baseURL string
 	env     *auth.Env
+	getenv  func(string) string
+	// originFactory builds origin_auth signers (Options.OriginAuth).
+	originFactory originauth.Factory
 
 	routes      []*route // longest prefix first
 	rootRoute   bool     // a route serves "/", so there is no index page
@@ -105,6 +116,7 @@ type RouteInfo struct {
 	Methods     []string          `json:"methods,omitempty"`
 	StripPrefix string            `json:"strip_prefix,omitempty"`
 	RateLimit   *RateLimit        `json:"rate_limit,omitempty"`
+	OriginAuth  string            `json:"origin_auth,omitempty"`
 }
 
 type route struct {
@@ -113,6 +125,8 @@ type route struct {
 	kind      string
 	explain   bool
 	bodyLimit int64
+	keepAuthz bool        // origin_auth keeps the caller's Authorization
+	origin    *originAuth // nil without origin_auth
 	handler   Handler
 	items     *itemStore // nil unless an origin is builtin:items
 }
@@ -168,11 +182,16 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	g := &Gateway{
-		cfg:       cfg,
-		now:       now,
-		baseURL:   base,
-		idPrefix:  hex.EncodeToString(rnd[:]) + "-",
-		anonymous: &auth.Identity{Kind: "none", Principal: "anonymous"},
+		cfg:           cfg,
+		now:           now,
+		baseURL:       base,
+		idPrefix:      hex.EncodeToString(rnd[:]) + "-",
+		anonymous:     &auth.Identity{Kind: "none", Principal: "anonymous"},
+		getenv:        opts.Getenv,
+		originFactory: opts.OriginAuth,
+	}
+	if g.getenv == nil {
+		g.getenv = os.Getenv
 	}
 	g.states.New = func() any { return new(reqState) }
 	g.bodyBufs.New = func() any { return new(bytes.Buffer) }

@@ -146,12 +146,19 @@ func TestDemoRoutesAndEchoFormat(t *testing.T) {
 
 	// Every demo route exists; the ones whose kind has not landed answer 403.
 	want := map[string]string{"/public": "none", "/aws": "sigv4", "/sts": "sts_identity", "/run": "google_id",
-		"/admin": "cf_access", "/app": "jwt", "/magic": "jwt", "/limited": "none", "/down": "none", "/ws": "sigv4"}
+		"/admin": "cf_access", "/app": "jwt", "/magic": "jwt", "/limited": "none", "/down": "none", "/ws": "sigv4",
+		"/edge": "jwt", "/edge-run": "jwt", "/cached": "none"}
 	got := map[string]string{}
 	for _, ri := range s.Gateway.Routes() {
 		got[ri.Prefix] = ri.Auth
 		if ri.Prefix == "/ws" && ri.Upstream != "builtin:ws-echo" {
 			t.Errorf("route /ws: %+v", ri)
+		}
+		if ri.OriginAuth != "" {
+			if !strings.HasPrefix(ri.Upstream, s.URL+"/") {
+				t.Errorf("route %s signs toward %s, not the gateway itself", ri.Prefix, ri.Upstream)
+			}
+			continue
 		}
 		if ri.Prefix != "/down" && ri.Prefix != "/ws" && (ri.Upstream != "builtin:echo" || ri.Paths["/items"] != "builtin:items" || ri.StripPrefix != ri.Prefix) {
 			t.Errorf("route %s: %+v", ri.Prefix, ri)

@@ -14,6 +14,7 @@ import (
 	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
 	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
 	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
 )
 
 // DefaultKinds returns the auth kinds the gateway knows, by the name used in
@@ -39,6 +40,7 @@ func DefaultMocks() []auth.MockFactory {
 		cognitomock.Mocks,
 		magicmock.Mocks,
 		stsverify.Mocks,
+		turnstile.Mocks,
 	}
 }
 

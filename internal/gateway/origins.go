@@ -57,12 +57,19 @@ const maxEchoDelay = 30 * time.Second
 
 func (e echoOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
+	cacheFor := "" // /cache/N: the answer may be cached for N seconds
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < 200 || n > 599 {
 			return &HTTPError{Status: http.StatusBadRequest, Decision: "bad_request", Reason: "echo: /status/NNN wants a status from 200 to 599"}
 		}
 		status = n
+	} else if rest, ok := strings.CutPrefix(r.URL.Path, "/cache/"); ok {
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 || n > 86400 {
+			return &HTTPError{Status: http.StatusBadRequest, Decision: "bad_request", Reason: "echo: /cache/SECONDS wants 0 to 86400"}
+		}
+		cacheFor = "public, max-age=" + rest
 	} else if rest, ok := strings.CutPrefix(r.URL.Path, "/delay/"); ok {
 		d, err := time.ParseDuration(rest)
 		if err != nil || d < 0 || d > maxEchoDelay {
@@ -137,6 +144,9 @@ func (e echoOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h["Cache-Control"] = noStore
+	if cacheFor != "" {
+		h["Cache-Control"] = []string{cacheFor}
+	}
 	writeJSON(w, status, append(out, '\n'))
 	return nil
 }
@@ -384,7 +394,7 @@ var overriddenByEdge = []string{
 	"X-Request-Id",
 }
 
-func newProxyOrigin(target *url.URL, t *http.Transport, timeout time.Duration, bufs *sync.Pool, edgeHeaders []headerValue) *proxyOrigin {
+func newProxyOrigin(target *url.URL, t http.RoundTripper, timeout time.Duration, bufs *sync.Pool, edgeHeaders []headerValue) *proxyOrigin {
 	p := &proxyOrigin{target: target, label: target.Redacted(), timeout: timeout}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -399,6 +409,9 @@ func newProxyOrigin(target *url.URL, t *http.Transport, timeout time.Duration, b
 		Transport:  t,
 		BufferPool: proxyBuffers{bufs},
 		ModifyResponse: func(res *http.Response) error {
+			if vh, ok := res.Request.Context().Value(varyKey{}).(*varyHolder); ok {
+				vh.vary = res.Header.Values("Vary") // for the edge cache's key
+			}
 			for _, k := range overriddenByEdge {
 				delete(res.Header, k)
 			}

@@ -83,6 +83,18 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		rt.info.StripPrefix = strip
 	}
 
+	if rc.OriginAuth != nil {
+		n, err := x.node(rc.OriginAuth, key+".origin_auth")
+		if err != nil {
+			return nil, err
+		}
+		if rt.origin, err = g.parseOriginAuth(n, rc, key+".origin_auth"); err != nil {
+			return nil, err
+		}
+		rt.keepAuthz = rt.origin.keepAuthz
+		rt.info.OriginAuth = rt.origin.kind
+	}
+
 	// Origins: the default, then the longest path prefix first.
 	upstream, err := x.str(rc.Upstream, rc.line, key+".upstream")
 	if err != nil {
@@ -124,13 +136,20 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 	}
 
 	hub := g.newWSHub(rc, upstream) // nil unless the upstream can take upgrades
+	bot, err := g.botCheck(rc, key, x)
+	if err != nil {
+		return nil, err
+	}
 	rt.handler = chain(dispatch(byPath, def),
 		g.methods(rc.Methods),
 		g.rateLimit(rc.RateLimit),
 		g.limitBody(rt),
 		g.sanitize(),
 		g.wsOrigins(hub),
+		bot,
 		g.authenticate(rt, verifier),
+		g.cacheMiddleware(rc.Cache, nil),
+		rt.spoolMiddleware(),
 		g.forward(inject),
 		g.inFlight(rc.MaxInFlight),
 		stripPrefix(strip),
@@ -142,6 +161,10 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 // origin builds the Handler for one upstream string; mount is the path
 // builtin:items serves its collection at.
 func (g *Gateway) origin(rt *route, rc *Route, upstream, mount, key string) (Handler, error) {
+	if rt.origin != nil && strings.HasPrefix(upstream, "builtin:") {
+		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key,
+			Problem: "route " + rc.Prefix + ": origin_auth needs an http(s) upstream, not " + upstream}
+	}
 	switch upstream {
 	case "builtin:echo":
 		return echoOrigin{bufs: &g.bodyBufs}, nil
@@ -170,7 +193,14 @@ func (g *Gateway) origin(rt *route, rc *Route, upstream, mount, key string) (Han
 	}
 	t := g.newTransport(timeout)
 	g.transports = append(g.transports, t)
-	return newProxyOrigin(u, t, timeout, &g.copyBufs, g.secHeaders), nil
+	var rtp http.RoundTripper = t
+	if rt.origin != nil {
+		// Every attempt is signed afresh; credentials go only to this host.
+		if rtp, err = g.originTransport(rt.origin, rc, upstream, t); err != nil {
+			return nil, err
+		}
+	}
+	return newProxyOrigin(u, rtp, timeout, &g.copyBufs, g.secHeaders), nil
 }
 
 type pathOrigin struct {
@@ -239,7 +269,14 @@ func (g *Gateway) authenticate(rt *route, v auth.Verifier) Middleware {
 				st.identity = id
 				st.decision = "allow"
 			}
+			var callerAuthz []string
+			if rt.keepAuthz {
+				callerAuthz = r.Header["Authorization"]
+			}
 			removeCredentials(r.Header)
+			if callerAuthz != nil {
+				r.Header["Authorization"] = callerAuthz
+			}
 			if id == g.anonymous || id.Kind == "none" && id.Principal == "anonymous" && len(id.Claims) == 0 {
 				r.Header[identityHeader] = g.anonymousJS
 			} else if js, err := json.Marshal(id); err == nil {

@@ -365,6 +365,9 @@ func iamEndpoint(d Deps, base *googleBase) (string, string) {
 
 // resolveGoogleBase finds the credential in ADC order.
 func resolveGoogleBase(a profiles.Auth, d Deps, genv googleEnv) (*googleBase, error) {
+	if d.googleJSON != nil {
+		return googleFileBase(d.googleJSON, "inline credentials", d, 0)
+	}
 	path, from := a.Credentials, "auth.credentials"
 	if path == "" {
 		path, from = d.Getenv("GOOGLE_APPLICATION_CREDENTIALS"), "GOOGLE_APPLICATION_CREDENTIALS"

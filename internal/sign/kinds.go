@@ -32,6 +32,10 @@ type Deps struct {
 	// Warn, when set, prints one warning line (the CLI styles it); else
 	// warnings go to Stderr as "gwcurl: warning: ...".
 	Warn func(msg string)
+
+	// googleJSON is a Google credentials file's content, used instead of
+	// a file (NewOrigin's OriginAuth.CredentialsJSON).
+	googleJSON []byte
 }
 
 // warner is Warn, or a plain line on Stderr.
