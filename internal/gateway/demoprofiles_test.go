@@ -50,7 +50,7 @@ func TestWriteDemoProfiles(t *testing.T) {
 	if err := dec.Decode(&cfg); err != nil {
 		t.Fatalf("config does not decode strictly: %v\n%s", err, data)
 	}
-	if cfg.Current != "demo-public" || len(cfg.Profiles) != 8 {
+	if cfg.Current != "demo-public" || len(cfg.Profiles) != 9 {
 		t.Fatalf("current %q, %d profiles", cfg.Current, len(cfg.Profiles))
 	}
 	keyFile := filepath.Join(dir, "demo-google-sa.json")
