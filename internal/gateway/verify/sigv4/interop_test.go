@@ -286,15 +286,22 @@ except urllib.error.HTTPError as e:
 sys.stdout.write(out.decode() + "\n" + str(status) + "\n")
 `
 
+// python3Botocore returns a python3 that imports botocore: the one on PATH,
+// else Debian's /usr/bin/python3 (python3-botocore, which .ci/run installs).
 func python3Botocore() (string, error) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return "", err
+	var last error = fmt.Errorf("no python3")
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		py, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(py, "-c", "import botocore.auth").CombinedOutput()
+		if err == nil {
+			return py, nil
+		}
+		last = fmt.Errorf("python3 cannot import botocore: %v %s", err, out)
 	}
-	if out, err := exec.Command(py, "-c", "import botocore.auth").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("python3 cannot import botocore: %v %s", err, out)
-	}
-	return py, nil
+	return "", last
 }
 
 // TestInteropBotocore: requests signed by botocore's SigV4Auth are accepted.

@@ -52,15 +52,22 @@ func toolEnv(t *testing.T, extra ...string) []string {
 	}, extra...)...)
 }
 
+// python3Boto3 returns a python3 that imports boto3: the one on PATH, else
+// Debian's /usr/bin/python3 (python3-boto3, which .ci/run installs).
 func python3Boto3(t *testing.T) (string, error) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return "", err
+	var last error = fmt.Errorf("no python3")
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		py, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(py, "-c", "import boto3").CombinedOutput()
+		if err == nil {
+			return py, nil
+		}
+		last = fmt.Errorf("python3 cannot import boto3: %v %s", err, out)
 	}
-	if out, err := exec.Command(py, "-c", "import boto3").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("python3 cannot import boto3: %v %s", err, out)
-	}
-	return py, nil
+	return "", last
 }
 
 // boto3Presign is the token half of `aws eks get-token`: a pre-signed GET
