@@ -5,6 +5,7 @@ import (
 	_ "embed" // for demo.yaml
 	"errors"
 	"fmt"
+	"github.com/gwcurl/gwcurl/internal/suggest"
 	"net/http"
 	"net/url"
 	"os"
@@ -505,36 +506,12 @@ func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) e
 // closest returns the known key within edit distance 2 of key, or one
 // that key begins (strip → strip_prefix), if any.
 func closest(key string, known []string) string {
-	best, bestD := "", 3
 	for _, k := range known {
 		if len(key) >= 3 && strings.HasPrefix(k, key) {
 			return k
 		}
-		if dd := editDistance(key, k); dd < bestD {
-			best, bestD = k, dd
-		}
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(key, known)
 }
 
 // scalar decodes a leaf value, naming key and line on error.
