@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Fuzz targets for the gateway's own parsing of outside input. The seeds
@@ -109,7 +110,17 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("routes: [{prefix: /a, auth: {kind: none}, upstream: builtin:echo, body_limit: 1KiB, strip_prefix: /a}]", "")
 	f.Add("routes:\n- prefix: /a\n  auth: *x\n", "")
 	f.Fuzz(func(t *testing.T, text, env string) {
-		cfg, err := ParseConfig("fuzz.yaml", []byte(text), env)
+		var (
+			cfg *Config
+			err error
+		)
+		done := make(chan struct{})
+		go func() { cfg, err = ParseConfig("fuzz.yaml", []byte(text), env); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("ParseConfig took over 2s on %d bytes", len(text))
+		}
 		if err == nil && len(cfg.Routes) == 0 {
 			t.Fatal("a config without routes was accepted")
 		}
