@@ -178,6 +178,18 @@ func TestUserPasswordPrompt(t *testing.T) {
 		cmd.Process.Kill() //nolint:errcheck
 		t.Fatalf("no password prompt; terminal showed %q", shown())
 	}
+	// Type only once gwcurl has turned echo off, as a person would after
+	// the prompt (the master's termios are the terminal's).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		tio, err := unix.IoctlGetTermios(int(m.Fd()), unix.TCGETS)
+		if err == nil && tio.Lflag&unix.ECHO == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("echo still on 10 s after the prompt (%v)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	io.WriteString(m, "pty-secret\r") //nolint:errcheck
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("gwcurl: %v; terminal %q", err, shown())
