@@ -354,63 +354,104 @@ func checkCommandTypo(root *cobra.Command, word string) error {
 
 // resolve turns arguments, flags and the profile into a request.
 func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequest, error) {
-	args := o.Args
-	method := ""
-	if m, ok := methodArg(firstOr(args)); ok && len(args) > 1 {
-		method, args = m, args[1:]
-	} else if ok && isMethod(args[0]) {
-		return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
-	}
-	if len(args) == 0 {
-		return nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]; see gwcurl --help", "no URL given")
-	}
-	rawURL, itemArgs := args[0], args[1:]
-	items, err := validateItems(itemArgs)
+	method, rawURL, items, err := parseRequestArgs(o.Args)
 	if err != nil {
 		return nil, err
 	}
+	rr := &resolvedRequest{header: http.Header{}}
+	if err := f.requestProfile(rr, o, strings.HasPrefix(rawURL, "/")); err != nil {
+		return nil, err
+	}
+	if rr.url, err = requestURL(rawURL, rr.profile, items); err != nil {
+		return nil, err
+	}
+	if err := requestHeaders(rr, o, items); err != nil {
+		return nil, err
+	}
+	if err := f.requestBody(rr, o, items); err != nil {
+		return nil, err
+	}
+	if err := f.curlHeaders(o, rr); err != nil {
+		rr.body.Close()
+		return nil, err
+	}
+	// Accept: */* as curl sends, unless JSON was asked for or the user
+	// set or removed it; --compressed asks for gzip and deflate.
+	if rr.header.Get("Accept") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept") {
+		rr.header.Set("Accept", "*/*")
+	}
+	if o.Compressed && rr.header.Get("Accept-Encoding") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept-Encoding") {
+		rr.header.Set("Accept-Encoding", "gzip, deflate")
+	}
+	rr.method = requestMethod(o, method, rr.body != nil)
+	if err := f.requestAuth(rr, o); err != nil {
+		rr.body.Close()
+		return nil, err
+	}
+	return rr, nil
+}
 
-	// Profile: -p > GWCURL_PROFILE > the config's current (only for paths,
-	// or absolute URLs under the current profile's base_url).
+// parseRequestArgs splits [METHOD] URL [ITEM...] and checks every item.
+func parseRequestArgs(args []string) (method, rawURL string, items []item, err error) {
+	if m, ok := methodArg(firstOr(args)); ok && len(args) > 1 {
+		method, args = m, args[1:]
+	} else if ok && isMethod(args[0]) {
+		return "", "", nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
+	}
+	if len(args) == 0 {
+		return "", "", nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]; see gwcurl --help", "no URL given")
+	}
+	items, err = validateItems(args[1:])
+	return method, args[0], items, err
+}
+
+// requestProfile selects the profile: -p > GWCURL_PROFILE > the config's
+// current (only for paths, or absolute URLs under the current profile's
+// base_url).
+func (f *Factory) requestProfile(rr *resolvedRequest, o *RequestOptions, isPath bool) error {
 	name := o.Profile
-	explicit := name != ""
 	if name == "" {
 		name = f.Getenv("GWCURL_PROFILE")
-		explicit = name != ""
 	}
-	isPath := strings.HasPrefix(rawURL, "/")
-	rr := &resolvedRequest{header: http.Header{}}
-	if explicit || isPath {
-		file, err := f.configFile()
-		if err != nil {
-			return nil, err
-		}
-		rr.cfgPath = file.Path
-		if !explicit {
-			name = file.Config.Current
-		}
-		if name != "" {
-			p, err := file.Config.Get(name)
-			if err != nil {
-				return nil, err
-			}
-			rr.profile = p
+	explicit := name != ""
+	if !explicit && !isPath {
+		return nil
+	}
+	file, err := f.configFile()
+	if err != nil {
+		return err
+	}
+	rr.cfgPath = file.Path
+	if !explicit {
+		name = file.Config.Current
+	}
+	if name != "" {
+		if rr.profile, err = file.Config.Get(name); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// requestURL is the URL to send to: a /path joined to the profile's
+// base_url or an absolute URL (http:// when no scheme is given, as curl
+// does), with the query items appended.
+func requestURL(rawURL string, p *profiles.Profile, items []item) (*url.URL, error) {
 	var u *url.URL
-	if isPath {
-		if rr.profile == nil || rr.profile.BaseURL == "" {
+	var err error
+	if strings.HasPrefix(rawURL, "/") {
+		if p == nil || p.BaseURL == "" {
 			hint := "give an absolute URL, or select a profile with a base_url (-p NAME, GWCURL_PROFILE, or `gwcurl profiles use NAME`)"
-			if rr.profile != nil {
-				hint = fmt.Sprintf("set base_url for profile %q, or give an absolute URL", rr.profile.Name)
-				return nil, usagef(hint, "path %s needs a base_url, and profile %q has none", rawURL, rr.profile.Name)
+			if p != nil {
+				hint = fmt.Sprintf("set base_url for profile %q, or give an absolute URL", p.Name)
+				return nil, usagef(hint, "path %s needs a base_url, and profile %q has none", rawURL, p.Name)
 			}
 			return nil, usagef(hint, "path %s needs a base_url, and no profile is selected", rawURL)
 		}
-		u, err = url.Parse(strings.TrimRight(rr.profile.BaseURL, "/") + rawURL)
+		u, err = url.Parse(strings.TrimRight(p.BaseURL, "/") + rawURL)
 	} else {
 		if !strings.Contains(rawURL, "://") {
-			rawURL = "http://" + rawURL // as curl does
+			rawURL = "http://" + rawURL
 		}
 		u, err = url.Parse(rawURL)
 	}
@@ -420,23 +461,28 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, usagef("gwcurl speaks http and https", "unsupported URL scheme %q", u.Scheme)
 	}
-
-	// Query items.
 	var qs []string
 	for _, it := range items {
 		if it.kind == itemQuery {
 			qs = append(qs, queryEscape(it.key)+"="+queryEscape(it.value))
 		}
 	}
-	if len(qs) > 0 {
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += strings.Join(qs, "&")
-	}
-	rr.url = u
+	appendQuery(u, strings.Join(qs, "&"))
+	return u, nil
+}
 
-	// Headers: profile < -H < header items.
+func appendQuery(u *url.URL, q string) {
+	if q == "" {
+		return
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += q
+}
+
+// requestHeaders applies the headers: profile < -H < header items.
+func requestHeaders(rr *resolvedRequest, o *RequestOptions, items []item) error {
 	if rr.profile != nil {
 		for k, v := range rr.profile.Headers {
 			rr.header.Set(k, v)
@@ -445,7 +491,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 	for _, h := range o.Headers {
 		n, v, rm, err := parseHeaderFlag(h)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		applyHeader(rr.header, n, v, rm)
 	}
@@ -454,8 +500,19 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 			applyHeader(rr.header, it.key, strings.TrimSpace(it.value), it.value == "")
 		}
 	}
+	return nil
+}
 
-	// Body.
+// setDefault sets a header the user did not set.
+func setDefault(h http.Header, name, value string) {
+	if h.Get(name) == "" {
+		h.Set(name, value)
+	}
+}
+
+// requestBody builds the body from the one source given: -d (or -G's
+// query), -F, -T, --json, or the items (JSON, or a form).
+func (f *Factory) requestBody(rr *resolvedRequest, o *RequestOptions, items []item) error {
 	nJSON := countJSON(items)
 	sources := 0
 	for _, n := range []bool{len(o.Data) > 0 && !o.Get, o.jsonSet, nJSON > 0, o.UploadFile != "", len(o.Form) > 0} {
@@ -464,118 +521,92 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		}
 	}
 	if sources > 1 {
-		return nil, usagef("use one of -d, -F, -T, --json or JSON items (name=value)", "more than one request body given")
+		return usagef("use one of -d, -F, -T, --json or JSON items (name=value)", "more than one request body given")
 	}
+	var err error
+	var ctype string
 	switch {
 	case len(o.dataArgs) > 0 && o.Get:
 		// -G: the data becomes the query string of a GET, as curl does.
 		b, err := curlData(o.dataArgs, f.IO.In)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += string(b.inline)
+		appendQuery(rr.url, string(b.inline))
 	case len(o.dataArgs) > 0:
 		if rr.body, err = curlData(o.dataArgs, f.IO.In); err != nil {
-			return nil, err
+			return err
 		}
-		if rr.header.Get("Content-Type") == "" {
-			rr.header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
+		setDefault(rr.header, "Content-Type", "application/x-www-form-urlencoded")
 	case len(o.Form) > 0:
-		var ctype string
 		if rr.body, ctype, err = formBody(o.Form, f.IO.In); err != nil {
-			return nil, err
+			return err
 		}
-		if rr.header.Get("Content-Type") == "" {
-			rr.header.Set("Content-Type", ctype)
-		}
+		setDefault(rr.header, "Content-Type", ctype)
 	case o.UploadFile != "":
 		var target string
-		if rr.body, target, err = uploadBody(o, f.IO.In, u.String()); err != nil {
-			return nil, err
+		if rr.body, target, err = uploadBody(o, f.IO.In, rr.url.String()); err != nil {
+			return err
 		}
-		if target != u.String() {
-			if u, err = url.Parse(target); err != nil {
-				return nil, usagef("", "invalid URL %q", target)
+		if target != rr.url.String() {
+			if rr.url, err = url.Parse(target); err != nil {
+				return usagef("", "invalid URL %q", target)
 			}
-			rr.url = u
 		}
 	case o.jsonSet:
 		if rr.body, err = dataBody(o.JSON, f.IO.In); err != nil {
-			return nil, err
+			return err
 		}
-		if rr.header.Get("Content-Type") == "" {
-			rr.header.Set("Content-Type", "application/json")
-		}
-		if rr.header.Get("Accept") == "" {
-			rr.header.Set("Accept", "application/json")
-		}
+		setDefault(rr.header, "Content-Type", "application/json")
+		setDefault(rr.header, "Accept", "application/json")
 	case nJSON > 0 && (o.FormItems || hasUpload(items)):
-		var ctype string
 		if rr.body, ctype, err = itemsForm(items, f.IO.In); err != nil {
-			return nil, err
+			return err
 		}
-		if rr.header.Get("Content-Type") == "" {
-			rr.header.Set("Content-Type", ctype)
-		}
+		setDefault(rr.header, "Content-Type", ctype)
 	case nJSON > 0:
 		b, err := jsonBody(items)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rr.body = bytesBody(b)
-		if rr.header.Get("Content-Type") == "" {
-			rr.header.Set("Content-Type", "application/json")
-		}
-		if rr.header.Get("Accept") == "" {
-			rr.header.Set("Accept", "application/json, */*;q=0.5")
-		}
+		setDefault(rr.header, "Content-Type", "application/json")
+		setDefault(rr.header, "Accept", "application/json, */*;q=0.5")
 	}
+	return nil
+}
 
-	if err := f.curlHeaders(o, rr); err != nil {
-		return nil, err
-	}
-
-	// Accept: */* as curl sends, unless JSON was asked for or the user
-	// set or removed it; --compressed asks for gzip and deflate.
-	if rr.header.Get("Accept") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept") {
-		rr.header.Set("Accept", "*/*")
-	}
-	if o.Compressed && rr.header.Get("Accept-Encoding") == "" && !mentionsHeader(o.Headers, items, rr.profile, "Accept-Encoding") {
-		rr.header.Set("Accept-Encoding", "gzip, deflate")
-	}
-
-	// Method: -X > positional > HEAD for -I > POST with a body > GET.
+// requestMethod: -X > positional > HEAD for -I > PUT for -T > POST with a
+// body > GET.
+func requestMethod(o *RequestOptions, positional string, hasBody bool) string {
 	switch {
 	case o.Method != "":
-		rr.method = o.Method
-	case method != "":
-		rr.method = method
+		return o.Method
+	case positional != "":
+		return positional
 	case o.Head:
-		rr.method = http.MethodHead
+		return http.MethodHead
 	case o.UploadFile != "":
-		rr.method = http.MethodPut
-	case rr.body != nil:
-		rr.method = http.MethodPost
-	default:
-		rr.method = http.MethodGet
+		return http.MethodPut
+	case hasBody:
+		return http.MethodPost
 	}
+	return http.MethodGet
+}
 
-	// Auth: flags > environment (read by each kind) > profile > none.
+// requestAuth decides the auth: flags > environment (read by each kind) >
+// profile > none.
+func (f *Factory) requestAuth(rr *resolvedRequest, o *RequestOptions) error {
 	if rr.profile != nil {
 		rr.auth = rr.profile.Auth
 	}
 	rr.noSkew = o.NoSkewCorrection
 	if err := o.authOverrides(&rr.auth); err != nil {
-		rr.body.Close()
 		var ue *UsageError
 		if errors.As(err, &ue) {
-			return nil, err
+			return err
 		}
-		return nil, &UsageError{Err: err, Hint: "see `gwcurl help environment` and docs/configuration.md"}
+		return &UsageError{Err: err, Hint: "see `gwcurl help environment` and docs/configuration.md"}
 	}
 	f.envOverrides(&rr.auth)
 	if rr.auth.Kind == "sts-identity" {
@@ -585,7 +616,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 		}
 		rr.extraRed = append(rr.extraRed, h)
 	}
-	return rr, nil
+	return nil
 }
 
 // queryEscape escapes a query component with %20 for spaces (not '+'), so
