@@ -262,9 +262,22 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 		return err
 	}
 	defaultProfile := firstNonEmpty(o.profile, f.Getenv("GWCURL_PROFILE"), file.Config.Current)
-	base, err := f.baseTransport(&RequestOptions{})
+	clients, err := f.runClients(ctx, file, steps, defaultProfile, o)
 	if err != nil {
 		return err
+	}
+	start := time.Now()
+	results := f.runSteps(ctx, steps, defaultProfile, clients, o)
+	elapsed := time.Since(start)
+	return f.reportRun(path, results, elapsed, o)
+}
+
+// runClients prepares one signing client per profile the steps use, made
+// on first use (a profile no step reaches costs nothing).
+func (f *Factory) runClients(ctx context.Context, file *profiles.File, steps []*runStep, defaultProfile string, o *runOptions) (func(string) *runClient, error) {
+	base, err := f.baseTransport(&RequestOptions{})
+	if err != nil {
+		return nil, err
 	}
 	if t, ok := base.(*http.Transport); ok {
 		t.MaxIdleConnsPerHost = max(o.parallel, 16)
@@ -277,7 +290,7 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			clients[name] = &runClient{}
 		}
 	}
-	getClient := func(name string) *runClient {
+	return func(name string) *runClient {
 		rc := clients[name]
 		rc.once.Do(func() {
 			var p *profiles.Profile
@@ -288,15 +301,12 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			}
 			rc.profile = p
 			a := profiles.Auth{}
+			target := ""
 			if p != nil {
-				a = p.Auth
+				a, target = p.Auth, p.BaseURL
 			}
 			f.envOverrides(&a)
 			rc.kind = kindOrNone(a.Kind)
-			target := ""
-			if p != nil {
-				target = p.BaseURL
-			}
 			rr := &resolvedRequest{profile: p, cfgPath: file.Path, noSkew: o.noSkew}
 			var s sign.Signer
 			if s, rc.err = sign.New(ctx, a, target, f.signDeps(rr, plain, nil)); rc.err != nil {
@@ -312,8 +322,12 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			}
 		})
 		return rc
-	}
+	}, nil
+}
 
+// runSteps runs the steps on o.parallel workers, in file order of results,
+// with a progress line on a terminal.
+func (f *Factory) runSteps(ctx context.Context, steps []*runStep, defaultProfile string, getClient func(string) *runClient, o *runOptions) []*runResult {
 	results := make([]*runResult, len(steps))
 	var (
 		next    atomic.Int64
@@ -353,39 +367,40 @@ func (f *Factory) runFile(ctx context.Context, path string, o *runOptions) error
 			}
 		}
 	}
-	start := time.Now()
 	for i := 0; i < min(o.parallel, len(steps)); i++ {
 		wg.Add(1)
 		go worker()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
 	if showBar {
 		fmt.Fprint(f.IO.ErrOut, "\r\x1b[K")
 	}
+	return results
+}
 
+// reportRun writes the JUnit file, the table or JSON lines, and decides
+// the exit code.
+func (f *Factory) reportRun(path string, results []*runResult, elapsed time.Duration, o *runOptions) error {
 	nFail := countFailed(results)
 	if o.junit != "" {
 		if err := writeJUnit(o.junit, path, results, elapsed); err != nil {
 			return err
 		}
 	}
-	switch {
-	case o.asJSON:
+	if o.asJSON {
 		enc := json.NewEncoder(f.IO.Out)
 		for _, r := range results {
 			enc.Encode(r) //nolint:errcheck // stdout
 		}
 		enc.Encode(map[string]any{"summary": true, "total": len(results), "failed": nFail, "time": elapsed.Seconds()}) //nolint:errcheck
-	default:
+	} else {
 		f.printRunTable(results)
 	}
-	st := f.IO.ErrStyles()
 	if nFail > 0 {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d requests failed", nFail, len(results))}
 	}
 	if !o.asJSON {
-		fmt.Fprintf(f.IO.ErrOut, "%s %d requests passed in %s\n", st.OK.Render("✓"), len(results), elapsed.Round(time.Millisecond))
+		fmt.Fprintf(f.IO.ErrOut, "%s %d requests passed in %s\n", f.IO.ErrStyles().OK.Render("✓"), len(results), elapsed.Round(time.Millisecond))
 	}
 	return nil
 }
