@@ -83,9 +83,9 @@ type chunkEncoder struct {
 	src      io.Reader
 	chain    ChunkChain
 	buf      []byte
-	out      []byte // encoded bytes not yet returned
-	off      int
-	want, n  int64 // declared and read decoded length
+	hdr      []byte   // the current chunk's header line
+	segs     [][]byte // encoded bytes not yet returned: header, data, CRLF
+	want, n  int64    // declared and read decoded length
 	done     bool
 	err      error
 	closeSrc func() error
@@ -103,7 +103,7 @@ func NewChunkEncoder(src io.Reader, chain ChunkChain, chunkSize int, decodedLeng
 }
 
 func (e *chunkEncoder) Read(p []byte) (int, error) {
-	for e.off == len(e.out) {
+	for len(e.segs) == 0 {
 		if e.err != nil {
 			return 0, e.err
 		}
@@ -112,17 +112,19 @@ func (e *chunkEncoder) Read(p []byte) (int, error) {
 		}
 		e.fill()
 	}
-	n := copy(p, e.out[e.off:])
-	e.off += n
+	n := copy(p, e.segs[0])
+	if e.segs[0] = e.segs[0][n:]; len(e.segs[0]) == 0 {
+		e.segs = e.segs[1:]
+	}
 	return n, nil
 }
 
-// fill reads and encodes the next chunk into e.out.
+// fill reads and signs the next chunk and stages its frame: the header, the
+// data (in place, not copied) and the closing CRLF.
 func (e *chunkEncoder) fill() {
 	n, err := io.ReadFull(e.src, e.buf)
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		err = nil
 	case err != nil:
 		e.err = err
 		return
@@ -134,18 +136,19 @@ func (e *chunkEncoder) fill() {
 	}
 	data := e.buf[:n]
 	sig := e.chain.Next(data)
-	e.out = e.out[:0]
-	e.off = 0
-	e.out = strconv.AppendInt(e.out, int64(n), 16)
-	e.out = append(e.out, chunkSigPrefix...)
-	e.out = append(e.out, sig...)
-	e.out = append(e.out, '\r', '\n')
-	e.out = append(e.out, data...)
-	e.out = append(e.out, '\r', '\n')
+	h := e.hdr[:0]
+	h = strconv.AppendInt(h, int64(n), 16)
+	h = append(h, chunkSigPrefix...)
+	h = append(h, sig...)
+	h = append(h, '\r', '\n')
+	e.hdr = h
+	e.segs = append(e.segs[:0], h, data, crlf)
 	if n == 0 {
 		e.done = true
 	}
 }
+
+var crlf = []byte("\r\n")
 
 func (e *chunkEncoder) Close() error {
 	if e.closeSrc != nil {
