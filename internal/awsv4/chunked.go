@@ -15,9 +15,11 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"time"
@@ -27,6 +29,9 @@ import (
 const (
 	// StreamingPayload is the x-amz-content-sha256 value of a signed chunked upload.
 	StreamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	// StreamingUnsignedTrailer is the x-amz-content-sha256 value of an
+	// unsigned chunked upload with a checksum trailer.
+	StreamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 	// ChunkAlgorithm opens the string to sign of each chunk.
 	ChunkAlgorithm = "AWS4-HMAC-SHA256-PAYLOAD"
 	// DefaultChunkSize is the data size of every chunk but the last (S3
@@ -89,6 +94,9 @@ type chunkEncoder struct {
 	done     bool
 	err      error
 	closeSrc func() error
+	// Unsigned with a checksum trailer (NewTrailerEncoder): no chain.
+	sum     hash.Hash
+	trailer string // e.g. x-amz-checksum-crc32
 }
 
 // NewChunkEncoder returns the aws-chunked, chunk-signed encoding of src,
@@ -135,6 +143,10 @@ func (e *chunkEncoder) fill() {
 		return
 	}
 	data := e.buf[:n]
+	if e.sum != nil {
+		e.fillUnsigned(data)
+		return
+	}
 	sig := e.chain.Next(data)
 	h := e.hdr[:0]
 	h = strconv.AppendInt(h, int64(n), 16)
@@ -149,6 +161,46 @@ func (e *chunkEncoder) fill() {
 }
 
 var crlf = []byte("\r\n")
+
+// fillUnsigned stages an unsigned chunk; after the final empty chunk, the
+// trailer with the checksum of the whole body.
+func (e *chunkEncoder) fillUnsigned(data []byte) {
+	e.sum.Write(data)
+	h := strconv.AppendInt(e.hdr[:0], int64(len(data)), 16)
+	h = append(h, '\r', '\n')
+	e.hdr = h
+	if len(data) > 0 {
+		e.segs = append(e.segs[:0], h, data, crlf)
+		return
+	}
+	t := []byte(e.trailer + ":" + base64.StdEncoding.EncodeToString(e.sum.Sum(nil)) + "\r\n\r\n")
+	e.segs = append(e.segs[:0], h, t)
+	e.done = true
+}
+
+// NewTrailerEncoder returns the unsigned aws-chunked encoding of src
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER): plain chunks, a final empty chunk,
+// then the trailer header trailer: base64(sum of the body). src must hold
+// exactly decodedLength bytes.
+func NewTrailerEncoder(src io.Reader, sum hash.Hash, trailer string, chunkSize int, decodedLength int64) io.ReadCloser {
+	e := &chunkEncoder{src: src, buf: make([]byte, chunkSize), want: decodedLength, sum: sum, trailer: trailer}
+	if c, ok := src.(io.Closer); ok {
+		e.closeSrc = c.Close
+	}
+	return e
+}
+
+// TrailerLength is the encoded length of NewTrailerEncoder's output for a
+// body of n bytes and a checksum of sumSize bytes.
+func TrailerLength(n int64, chunkSize int, trailer string, sumSize int) int64 {
+	cs := int64(chunkSize)
+	frame := func(size int64) int64 { return int64(len(strconv.FormatInt(size, 16))) + 2 + size + 2 }
+	total := (n / cs) * frame(cs)
+	if rem := n % cs; rem > 0 {
+		total += frame(rem)
+	}
+	return total + 3 + int64(len(trailer)+1+base64.StdEncoding.EncodedLen(sumSize)) + 4
+}
 
 func (e *chunkEncoder) Close() error {
 	if e.closeSrc != nil {

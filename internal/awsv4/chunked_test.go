@@ -2,8 +2,11 @@ package awsv4
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"testing"
@@ -118,5 +121,25 @@ func TestChunkDecoderRefuses(t *testing.T) {
 	// Wrong declared length.
 	if _, err := io.ReadAll(NewChunkDecoder(bytes.NewReader(body), docChain(), 66561)); !errors.Is(err, ErrChunk) {
 		t.Fatalf("wrong decoded length accepted: %v", err)
+	}
+}
+
+func TestTrailerEncoder(t *testing.T) {
+	data := bytes.Repeat([]byte("a"), 65536+1024)
+	got, err := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data), crc32.NewIEEE(), "x-amz-checksum-crc32", DefaultChunkSize, int64(len(data))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := crc32.ChecksumIEEE(data)
+	b64 := base64.StdEncoding.EncodeToString([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	want := "10000\r\n" + strings.Repeat("a", 65536) + "\r\n400\r\n" + strings.Repeat("a", 1024) + "\r\n0\r\nx-amz-checksum-crc32:" + b64 + "\r\n\r\n"
+	if string(got) != want {
+		t.Fatalf("encoding:\n got ...%q\nwant ...%q", got[len(got)-60:], want[len(want)-60:])
+	}
+	for _, n := range []int{0, 1, 65536, 200000} {
+		enc, _ := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data[:min(n, len(data))]), sha256.New(), "x-amz-checksum-sha256", DefaultChunkSize, int64(min(n, len(data)))))
+		if l := TrailerLength(int64(min(n, len(data))), DefaultChunkSize, "x-amz-checksum-sha256", sha256.Size); int64(len(enc)) != l {
+			t.Errorf("n=%d: encoded %d, TrailerLength %d", n, len(enc), l)
+		}
 	}
 }

@@ -155,6 +155,9 @@ func (t *transfer) client(ctx context.Context) (*http.Client, error) {
 		deps.OnSigV4 = t.rec.onSigV4
 	}
 	a := rr.auth
+	if (o.PrintCurl || o.Offline) && a.Kind == "sigv4" && a.Checksum != "" {
+		return nil, usagef("drop --checksum, or send the request instead of printing it", "--checksum cannot be printed as a curl command: curl does not send aws-chunked bodies")
+	}
 	if (o.PrintCurl || o.Offline) && a.Kind == "sigv4" {
 		// curl sends the file as it is, not aws-chunked: print a request
 		// whose body is signed by its hash.

@@ -173,6 +173,23 @@ func TestS3StreamingUploadMinIO(t *testing.T) {
 			}
 		})
 	}
+	// --checksum: unsigned aws-chunked with an x-amz-checksum-* trailer, which MinIO checks.
+	for _, alg := range []string{"crc32", "sha256"} {
+		t.Run("checksum-"+alg, func(t *testing.T) {
+			key := base + "/stream/checksum-" + alg
+			code, _, stderr := s3CLI(t, nil, "-v", "--fail", "--checksum", alg, "-T", file, key)
+			if code != 0 || !strings.Contains(stderr, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") || !strings.Contains(stderr, "x-amz-checksum-"+alg+" trailer") {
+				t.Fatalf("upload: exit %d\n%s", code, lastLines(stderr, 30))
+			}
+			out := filepath.Join(t.TempDir(), "back")
+			if code, _, stderr := s3CLI(t, nil, "--fail", "-o", out, key); code != 0 {
+				t.Fatalf("download: exit %d\n%s", code, stderr)
+			}
+			if got, _ := os.ReadFile(out); sha256.Sum256(got) != want {
+				t.Fatalf("object differs: %d bytes back", len(got))
+			}
+		})
+	}
 	// Below the threshold the body is hashed whole; --payload streaming forces chunks.
 	small := filepath.Join(t.TempDir(), "small")
 	if err := os.WriteFile(small, data[:100<<10], 0o600); err != nil {
@@ -206,9 +223,12 @@ func TestPayloadFlagRefusedBeforeSending(t *testing.T) {
 		{"--payload", "chunked", "-d", "x", srv.URL},
 		{"--payload", "streaming", "--unsigned-payload", "-d", "x", srv.URL},
 		{"--payload", "streaming", "--service", "lambda", "-d", "x", srv.URL},
+		{"--checksum", "md5", "-d", "x", srv.URL},
+		{"--checksum", "crc32", "--payload", "hash", "-d", "x", srv.URL},
+		{"--checksum", "crc32", "--service", "lambda", "-d", "x", srv.URL},
 	} {
 		code, _, stderr := s3CLI(t, nil, args...)
-		if code == 0 || !strings.Contains(stderr, "payload") {
+		if code == 0 || !(strings.Contains(stderr, "payload") || strings.Contains(stderr, "checksum")) {
 			t.Errorf("%v: exit %d\n%s", args, code, stderr)
 		}
 	}

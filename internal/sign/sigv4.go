@@ -53,7 +53,8 @@ type sigV4Signer struct {
 	onSigned func(SigV4Info) // Deps.OnSigV4 (--explain)
 	skew     *ClockSkew      // Deps.ClockSkew; nil: no correction
 	v4a      *awsv4.V4AKeys  // SigV4a (auth.algorithm: sigv4a); nil for SigV4
-	payload  string          // "" (automatic), PayloadHash or PayloadStreaming
+	payload  string          // "" (automatic), PayloadHash, PayloadStreaming or payloadTrailer
+	checksum string          // auth.checksum (payloadTrailer): crc32 or sha256
 	warn     func(string)    // one warning line
 }
 
@@ -94,8 +95,8 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 			return nil, fmt.Errorf("sigv4a: region set %q: %v: pass --region '*' or a list such as us-east-1,eu-west-1", region, err)
 		}
 		v4aKeys = &awsv4.V4AKeys{}
-		if payload == PayloadStreaming {
-			return nil, errors.New("sigv4a: --payload streaming is not supported with SigV4a: use --payload hash or unsigned")
+		if payload == PayloadStreaming || payload == payloadTrailer {
+			return nil, errors.New("sigv4a: --payload streaming and --checksum are not supported with SigV4a: use --payload hash or unsigned")
 		}
 	default:
 		return nil, fmt.Errorf("sigv4: unknown algorithm %q: want sigv4 or sigv4a", a.Algorithm)
@@ -117,6 +118,7 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 		warn:     d.warner(),
 		v4a:      v4aKeys,
 		payload:  payload,
+		checksum: a.Checksum,
 	}, nil
 }
 
@@ -178,10 +180,13 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	stream := s.streams(req)
 	switch {
 	case stream:
-		if err := prepareStreaming(req); err != nil {
+		if err := prepareStreaming(req, s.checksum); err != nil {
 			return err
 		}
 		hash = awsv4.StreamingPayload
+		if s.checksum != "" {
+			hash = awsv4.StreamingUnsignedTrailer
+		}
 	case !s.unsigned:
 		if hash, n, err = payloadSHA256(req); err != nil {
 			return fmt.Errorf("sigv4: hashing the request body: %w", err)

@@ -1,10 +1,14 @@
 package sign
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +26,20 @@ const (
 	PayloadStreaming = "streaming"
 )
 
+// ChecksumAlgorithms are the values --checksum accepts.
+var ChecksumAlgorithms = []string{"crc32", "sha256"}
+
+// checksumHash returns a fresh hash and the size of its sum for alg.
+func checksumHash(alg string) (hash.Hash, int) {
+	if alg == "crc32" {
+		return crc32.NewIEEE(), crc32.Size
+	}
+	return sha256.New(), sha256.Size
+}
+
+// payloadTrailer: STREAMING-UNSIGNED-PAYLOAD-TRAILER (auth.checksum).
+const payloadTrailer = "trailer"
+
 // PayloadModes are the values --payload accepts.
 var PayloadModes = []string{PayloadHash, PayloadUnsigned, PayloadStreaming}
 
@@ -35,6 +53,17 @@ const StreamThreshold = 8 << 20
 // (automatic), PayloadHash or PayloadStreaming; "unsigned" is folded into
 // UnsignedPayload by the caller's flag handling and checked here.
 func payloadMode(a profiles.Auth, service string) (string, error) {
+	if a.Checksum != "" {
+		switch {
+		case !slices.Contains(ChecksumAlgorithms, a.Checksum):
+			return "", fmt.Errorf("sigv4: unknown checksum %q: want crc32 or sha256", a.Checksum)
+		case a.Payload != "" || a.UnsignedPayload:
+			return "", errors.New("sigv4: --checksum sends the body unsigned with a checksum trailer: drop --payload / --unsigned-payload")
+		case service != "s3":
+			return "", fmt.Errorf("sigv4: --checksum is for service s3 only (service here: %s)", service)
+		}
+		return payloadTrailer, nil
+	}
 	switch a.Payload {
 	case "":
 		return "", nil
@@ -63,7 +92,7 @@ func (s *sigV4Signer) streams(req *http.Request) bool {
 	if s.unsigned || s.v4a != nil || s.payload == PayloadHash || req.Body == nil || req.Body == http.NoBody {
 		return false
 	}
-	if s.payload == PayloadStreaming {
+	if s.payload == PayloadStreaming || s.payload == payloadTrailer {
 		return true
 	}
 	return s.service == "s3" && (req.ContentLength > StreamThreshold || req.ContentLength < 0)
@@ -73,7 +102,7 @@ func (s *sigV4Signer) streams(req *http.Request) bool {
 // request is signed: Content-Encoding, x-amz-decoded-content-length and the
 // encoded Content-Length. S3 needs the decoded length up front, so a body of
 // unknown length cannot stream (the CLI spools stdin, so it always knows).
-func prepareStreaming(req *http.Request) error {
+func prepareStreaming(req *http.Request, checksum string) error {
 	n := req.ContentLength
 	if n < 0 {
 		return errors.New("sigv4: a streaming (aws-chunked) upload needs the body's length: S3 requires x-amz-decoded-content-length")
@@ -88,6 +117,12 @@ func prepareStreaming(req *http.Request) error {
 	}
 	req.Header.Set("Content-Encoding", enc)
 	req.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(n, 10))
+	if checksum != "" {
+		_, size := checksumHash(checksum)
+		req.Header.Set("X-Amz-Trailer", "x-amz-checksum-"+checksum)
+		req.ContentLength = awsv4.TrailerLength(n, awsv4.DefaultChunkSize, "x-amz-checksum-"+checksum, size)
+		return nil
+	}
 	req.ContentLength = awsv4.ChunkedLength(n, awsv4.DefaultChunkSize)
 	return nil
 }
@@ -104,17 +139,27 @@ func (s *sigV4Signer) chunkBody(req *http.Request, creds aws.Credentials, t time
 		Prev:  seed,
 	}
 	n, _ := strconv.ParseInt(req.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
-	req.Body = awsv4.NewChunkEncoder(req.Body, chain, awsv4.DefaultChunkSize, n)
+	encode := func(rc io.ReadCloser) io.ReadCloser {
+		if s.checksum != "" {
+			h, _ := checksumHash(s.checksum)
+			return awsv4.NewTrailerEncoder(rc, h, "x-amz-checksum-"+s.checksum, awsv4.DefaultChunkSize, n)
+		}
+		return awsv4.NewChunkEncoder(rc, chain, awsv4.DefaultChunkSize, n)
+	}
+	req.Body = encode(req.Body)
 	if get := req.GetBody; get != nil {
 		req.GetBody = func() (io.ReadCloser, error) {
 			rc, err := get()
 			if err != nil {
 				return nil, err
 			}
-			return awsv4.NewChunkEncoder(rc, chain, awsv4.DefaultChunkSize, n), nil
+			return encode(rc), nil
 		}
 	}
-	if s.trace != nil {
+	if s.trace != nil && s.checksum != "" {
+		s.trace("sigv4: streaming payload (%s): %d bytes in aws-chunked chunks of %d KiB, %d bytes on the wire, x-amz-checksum-%s trailer",
+			awsv4.StreamingUnsignedTrailer, n, awsv4.DefaultChunkSize>>10, req.ContentLength, s.checksum)
+	} else if s.trace != nil {
 		s.trace("sigv4: streaming payload (%s): %d bytes in aws-chunked chunks of %d KiB, %d bytes on the wire, each chunk signed as it is sent",
 			awsv4.StreamingPayload, n, awsv4.DefaultChunkSize>>10, req.ContentLength)
 	}

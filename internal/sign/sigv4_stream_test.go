@@ -20,6 +20,10 @@ func TestPayloadMode(t *testing.T) {
 		{profiles.Auth{Payload: "streaming"}, "lambda", "", "for service s3 only"},
 		{profiles.Auth{Payload: "streaming", UnsignedPayload: true}, "s3", "", "contradict"},
 		{profiles.Auth{Payload: "chunked"}, "s3", "", `unknown payload mode "chunked"`},
+		{profiles.Auth{Checksum: "crc32"}, "s3", payloadTrailer, ""},
+		{profiles.Auth{Checksum: "sha256", Payload: "hash"}, "s3", "", "drop --payload"},
+		{profiles.Auth{Checksum: "crc32"}, "execute-api", "", "for service s3 only"},
+		{profiles.Auth{Checksum: "md5"}, "s3", "", `unknown checksum "md5"`},
 	}
 	for _, c := range cases {
 		got, err := payloadMode(c.auth, c.service)
