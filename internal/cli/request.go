@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,8 @@ type RequestOptions struct {
 	UnsignedPayload  bool
 	NoSkewCorrection bool
 	SigV4a           bool
+	Payload          string // --payload: hash, unsigned, streaming
+	Checksum         string // --checksum: crc32, sha256
 	Audience         string
 	Impersonate      string
 	GoogleCreds      string
@@ -145,6 +148,8 @@ func addAuthFlags(fl *pflag.FlagSet, o *RequestOptions) {
 	fl.StringVar(&o.Region, "region", "", "AWS region to sign for (default: inferred from the host)")
 	fl.StringVar(&o.Service, "service", "", "AWS service to sign for (default: inferred from the host)")
 	fl.BoolVar(&o.UnsignedPayload, "unsigned-payload", false, "sign with UNSIGNED-PAYLOAD (only where the service allows it)")
+	fl.StringVar(&o.Payload, "payload", "", "SigV4 payload signing: hash, unsigned or streaming (default: streaming for S3 uploads over 8 MiB, else hash)")
+	fl.StringVar(&o.Checksum, "checksum", "", "S3 upload with an x-amz-checksum-ALG trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER): crc32 or sha256")
 	fl.BoolVar(&o.SigV4a, "sigv4a", false, "sign with SigV4a (ECDSA, multi-region): --region is a region set, '*' or a list")
 	fl.BoolVar(&o.NoSkewCorrection, "no-skew-correction", false, "do not re-sign with the server's clock when a SigV4 request is refused for its time")
 	fl.StringVar(&o.Audience, "audience", "", "Google ID token audience (default: the URL's origin)")
@@ -184,6 +189,28 @@ func (o *RequestOptions) authOverrides(a *profiles.Auth) error {
 	}
 	if o.SigV4a {
 		a.Algorithm = "sigv4a"
+	}
+	if o.Payload != "" {
+		if !slices.Contains(sign.PayloadModes, o.Payload) {
+			return &UsageError{Err: fmt.Errorf("--payload %q is not a payload mode", o.Payload),
+				Hint: "use --payload hash, unsigned or streaming"}
+		}
+		if o.UnsignedPayload && o.Payload != sign.PayloadUnsigned {
+			return &UsageError{Err: fmt.Errorf("--payload %s contradicts --unsigned-payload", o.Payload), Hint: "keep one of them"}
+		}
+		a.Payload = o.Payload
+		if o.Payload == sign.PayloadUnsigned {
+			a.UnsignedPayload = true
+		}
+	}
+	if o.Checksum != "" {
+		if !slices.Contains(sign.ChecksumAlgorithms, o.Checksum) {
+			return &UsageError{Err: fmt.Errorf("--checksum %q is not a checksum algorithm", o.Checksum), Hint: "use --checksum crc32 or sha256"}
+		}
+		if o.Payload != "" || o.UnsignedPayload {
+			return &UsageError{Err: errors.New("--checksum chooses the payload signing itself (STREAMING-UNSIGNED-PAYLOAD-TRAILER)"), Hint: "drop --payload / --unsigned-payload"}
+		}
+		a.Checksum = o.Checksum
 	}
 	set(&a.Audience, o.Audience)
 	set(&a.Impersonate, o.Impersonate)

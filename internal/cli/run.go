@@ -154,7 +154,21 @@ func (t *transfer) client(ctx context.Context) (*http.Client, error) {
 	if t.rec != nil {
 		deps.OnSigV4 = t.rec.onSigV4
 	}
-	signer, err := sign.New(ctx, rr.auth, rr.url.String(), deps)
+	a := rr.auth
+	if (o.PrintCurl || o.Offline) && a.Kind == "sigv4" && a.Checksum != "" {
+		return nil, usagef("drop --checksum, or send the request instead of printing it", "--checksum cannot be printed as a curl command: curl does not send aws-chunked bodies")
+	}
+	if (o.PrintCurl || o.Offline) && a.Kind == "sigv4" {
+		// curl sends the file as it is, not aws-chunked: print a request
+		// whose body is signed by its hash.
+		switch a.Payload {
+		case "":
+			a.Payload = sign.PayloadHash
+		case sign.PayloadStreaming:
+			return nil, usagef("drop --payload streaming, or send the request instead of printing it", "--payload streaming cannot be printed as a curl command: curl does not send aws-chunked bodies")
+		}
+	}
+	signer, err := sign.New(ctx, a, rr.url.String(), deps)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,12 @@ type Auth struct {
 	Service         string `yaml:"service,omitempty" json:"service,omitempty"`
 	AWSProfile      string `yaml:"aws_profile,omitempty" json:"aws_profile,omitempty"`
 	UnsignedPayload bool   `yaml:"unsigned_payload,omitempty" json:"unsigned_payload,omitempty"`
+	// Payload chooses how the body is signed: "" (automatic: S3 uploads
+	// over 8 MiB stream), "hash", "unsigned" or "streaming".
+	Payload string `yaml:"payload,omitempty" json:"payload,omitempty"`
+	// Checksum ("crc32" or "sha256") sends S3 uploads unsigned with an
+	// x-amz-checksum-* trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER).
+	Checksum string `yaml:"checksum,omitempty" json:"checksum,omitempty"`
 	// Algorithm is "sigv4" (the default) or "sigv4a" (ECDSA, multi-region;
 	// Region is then a region set: "*" or a comma-separated list).
 	Algorithm string `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`

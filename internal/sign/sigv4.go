@@ -53,6 +53,8 @@ type sigV4Signer struct {
 	onSigned func(SigV4Info) // Deps.OnSigV4 (--explain)
 	skew     *ClockSkew      // Deps.ClockSkew; nil: no correction
 	v4a      *awsv4.V4AKeys  // SigV4a (auth.algorithm: sigv4a); nil for SigV4
+	payload  string          // "" (automatic), PayloadHash, PayloadStreaming or payloadTrailer
+	checksum string          // auth.checksum (payloadTrailer): crc32 or sha256
 	warn     func(string)    // one warning line
 }
 
@@ -75,8 +77,15 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 	if err != nil {
 		return nil, err
 	}
+	if a.Payload == PayloadUnsigned {
+		a.UnsignedPayload = true
+	}
 	if a.UnsignedPayload && !unsignedPayloadAllowed(service) {
 		return nil, fmt.Errorf("sigv4: --unsigned-payload is not allowed for service %s: it requires a signed payload hash (drop --unsigned-payload)", service)
+	}
+	payload, err := payloadMode(a, service)
+	if err != nil {
+		return nil, err
 	}
 	var v4aKeys *awsv4.V4AKeys
 	switch a.Algorithm {
@@ -86,6 +95,9 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 			return nil, fmt.Errorf("sigv4a: region set %q: %v: pass --region '*' or a list such as us-east-1,eu-west-1", region, err)
 		}
 		v4aKeys = &awsv4.V4AKeys{}
+		if payload == PayloadStreaming || payload == payloadTrailer {
+			return nil, errors.New("sigv4a: --payload streaming and --checksum are not supported with SigV4a: use --payload hash or unsigned")
+		}
 	default:
 		return nil, fmt.Errorf("sigv4: unknown algorithm %q: want sigv4 or sigv4a", a.Algorithm)
 	}
@@ -105,6 +117,8 @@ func newSigV4(ctx context.Context, a profiles.Auth, target string, d Deps) (Sign
 		skew:     d.ClockSkew,
 		warn:     d.warner(),
 		v4a:      v4aKeys,
+		payload:  payload,
+		checksum: a.Checksum,
 	}, nil
 }
 
@@ -163,7 +177,17 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	}
 	hash := awsv4.UnsignedPayload
 	var n int64 = -1
-	if !s.unsigned {
+	stream := s.streams(req)
+	switch {
+	case stream:
+		if err := prepareStreaming(req, s.checksum); err != nil {
+			return err
+		}
+		hash = awsv4.StreamingPayload
+		if s.checksum != "" {
+			hash = awsv4.StreamingUnsignedTrailer
+		}
+	case !s.unsigned:
 		if hash, n, err = payloadSHA256(req); err != nil {
 			return fmt.Errorf("sigv4: hashing the request body: %w", err)
 		}
@@ -184,6 +208,9 @@ func (s *sigV4Signer) Sign(ctx context.Context, req *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if stream {
+		s.chunkBody(req, creds, p.Time, res.Signature)
 	}
 	if s.onSigned != nil {
 		s.onSigned(SigV4Info{CanonicalRequest: redactCanonical(res.CanonicalRequest, creds.SessionToken), StringToSign: res.StringToSign,

@@ -22,6 +22,10 @@
 //     x-amz-content-sha256; an equivalent unread body is left in r.Body for
 //     the origin. UNSIGNED-PAYLOAD only where allow_unsigned_payload is set,
 //     never for lambda.
+//   - S3 streaming uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, service s3
+//     only): every chunk signature and the final empty chunk are verified
+//     while the decoded body is spooled; a bad chunk refuses the request
+//     (403) before the origin sees any of it (stream.go).
 //   - Signatures are compared in constant time (hmac.Equal).
 //   - A session token must belong to its access key (constant-time
 //     compare) and be signed.
@@ -314,10 +318,13 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	}
 	var body *bodyHash
 	payload := claimed
+	streaming := false
 	switch {
 	case claimed == awsv4.UnsignedPayload:
+	case claimed == awsv4.StreamingPayload && !cred.presigned && v.opts.Service == "s3":
+		streaming = true // the chunks are verified after the seed signature (stream.go)
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject("streaming payload signing (%s) is not supported by this gateway: send the body with a single payload hash", claimed)
+		return nil, auth.Reject("streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
 			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
@@ -444,8 +451,16 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 		return nil, reject("signature mismatch")
 	}
 
+	// A streaming body: every chunk verified against the chain from the
+	// seed signature before the origin sees any of it.
+	if streaming {
+		if err := v.checkChunks(r, key.SecretAccessKey, cred, reject); err != nil {
+			return nil, err
+		}
+	}
+
 	// The body, when its hash was claimed rather than computed.
-	if body == nil && payload != awsv4.UnsignedPayload {
+	if body == nil && payload != awsv4.UnsignedPayload && !streaming {
 		if body, err = v.spool(r); err != nil {
 			return nil, err
 		}
