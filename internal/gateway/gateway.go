@@ -220,6 +220,10 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	if cfg.Store != nil {
 		st, err := openStore(cfg.Store)
 		if err != nil {
+			var se *StoreError
+			if errors.As(err, &se) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 		g.store = st

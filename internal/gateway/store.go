@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,9 +60,33 @@ type sharedStore struct {
 	prefix string // key namespace, "gwcurl:"
 }
 
+// StoreError is a shared store the gateway cannot reach at startup (the
+// CLI exits 7, as for a refused connection).
+type StoreError struct {
+	Addr string
+	Err  error
+}
+
+func (e *StoreError) Error() string {
+	return "gateway: store.redis: cannot reach " + e.Addr + ": " + e.Err.Error()
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// silenceRedis turns off go-redis's own logger, a package global that
+// writes connection retries to stderr: the gateway reports store failures
+// itself (a startup error, a 503 or a MISS), and the request log is the
+// only thing it writes.
+var silenceRedis sync.Once
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 // openStore connects and pings, so an unreachable store is a startup
 // error rather than a 503 on every request.
 func openStore(cfg *StoreConfig) (*sharedStore, error) {
+	silenceRedis.Do(func() { redis.SetLogger(quietRedis{}) })
 	opts, err := redis.ParseURL(cfg.Redis)
 	if err != nil {
 		return nil, fmt.Errorf("store.redis: %s", redactRedis(err.Error(), cfg.Redis))
@@ -74,8 +99,7 @@ func openStore(cfg *StoreConfig) (*sharedStore, error) {
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("store.redis: cannot reach %s: %s (start redis-server, or remove store: to keep state in process)",
-			opts.Addr, redactRedis(err.Error(), cfg.Redis))
+		return nil, &StoreError{Addr: opts.Addr, Err: errors.New(redactRedis(err.Error(), cfg.Redis))}
 	}
 	return &sharedStore{rdb: rdb, prefix: "gwcurl:"}, nil
 }
