@@ -85,6 +85,10 @@ func (f *Factory) runGateway(ctx context.Context, o *gatewayOptions) error {
 		if errors.As(err, &ce) {
 			return gatewayConfigErr(err)
 		}
+		var se *gateway.StoreError
+		if errors.As(err, &se) {
+			return &ExitError{Code: ExitConnect, Err: err, Hint: "is redis-server running at " + se.Addr + "? Without store: the gateway keeps its state in process"}
+		}
 		return &HintedError{Err: err, Hint: "is another process using that address? --listen 127.0.0.1:0 picks a free port"}
 	}
 	if o.profilesOut != "" {

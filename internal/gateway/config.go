@@ -51,8 +51,11 @@ type Config struct {
 	// removes one of the defaults.
 	SecurityHeaders map[string]string `yaml:"security_headers"`
 	CORS            CORSConfig        `yaml:"cors"`
-	Upstream        UpstreamConfig    `yaml:"upstream"`
-	Log             LogConfig         `yaml:"log"`
+	// Store shares rate limits, edge caches and the mock providers'
+	// one-time state between gateway instances (nil: in process; store.go).
+	Store    *StoreConfig   `yaml:"store"`
+	Upstream UpstreamConfig `yaml:"upstream"`
+	Log      LogConfig      `yaml:"log"`
 	// AWSKeys and Users are shared by the verifiers and mock providers
 	// (auth.Env).
 	AWSKeys []auth.AWSKey `yaml:"aws_keys"`
@@ -463,6 +466,12 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 			})
 		case "log":
 			err = d.fields(v, key, map[string]any{"recent": &cfg.Log.Recent})
+		case "store":
+			cfg.Store = &StoreConfig{}
+			err = d.fields(v, key, map[string]any{"redis": &cfg.Store.Redis})
+			if err == nil {
+				err = cfg.Store.check(func(problem string) error { return d.errf(v, key+".redis", "%s", problem) })
+			}
 		case "aws_keys":
 			err = d.awsKeys(v, key, &cfg.AWSKeys)
 		case "users":
@@ -488,7 +497,7 @@ func (d *decoder) decode(n *yaml.Node, cfg *Config, _ string) error {
 }
 
 var (
-	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "aws_keys", "users", "mocks", "routes", "environments"}
+	topKeys   = []string{"hosts", "explain", "body_limit", "headers", "security_headers", "cors", "upstream", "log", "store", "aws_keys", "users", "mocks", "routes", "environments"}
 	routeKeys = []string{"prefix", "strip_prefix", "methods", "auth", "upstream", "paths", "headers", "rate_limit", "body_limit", "explain", "timeout", "max_in_flight", "origin_auth", "cache", "bot_check"}
 )
 

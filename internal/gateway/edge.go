@@ -394,11 +394,17 @@ func checkBody(st *reqState, r *http.Request, limit int64) error {
 // rateLimit is a token bucket per client address (golang.org/x/time/rate),
 // on the gateway clock. The address is the TCP peer: forwarding headers
 // from the client are not trusted.
-func (g *Gateway) rateLimit(rl *RateLimit) Middleware {
+// With a shared store the bucket lives in Redis (store.go), one per route
+// and client for all the instances.
+func (g *Gateway) rateLimit(prefix string, rl *RateLimit) Middleware {
 	if rl == nil {
 		return nil
 	}
 	cl := &clientLimiter{limit: rate.Limit(rl.RPS), burst: rl.Burst, m: map[string]*rate.Limiter{}, sweepAt: 4096}
+	var shared *redisLimiter
+	if g.store != nil {
+		shared = g.store.limiter(prefix, rl)
+	}
 	return func(next Handler) Handler {
 		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			st := stateOf(w)
@@ -406,7 +412,17 @@ func (g *Gateway) rateLimit(rl *RateLimit) Middleware {
 			if st != nil {
 				client = st.client
 			}
-			if wait, ok := cl.allow(client, g.now()); !ok {
+			var wait time.Duration
+			var ok bool
+			if shared != nil {
+				var err error
+				if wait, ok, err = shared.allow(r.Context(), client, g.now()); err != nil {
+					return storeUnavailable("rate limit", err)
+				}
+			} else {
+				wait, ok = cl.allow(client, g.now())
+			}
+			if !ok {
 				secs := int(math.Ceil(wait.Seconds()))
 				if secs < 1 {
 					secs = 1

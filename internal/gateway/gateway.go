@@ -51,6 +51,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
 	"github.com/gwcurl/gwcurl/internal/originauth"
 )
 
@@ -105,6 +106,7 @@ type Gateway struct {
 	seq         atomic.Uint64
 	anonymous   *auth.Identity
 	anonymousJS []string
+	store       *sharedStore // nil without store: (store.go)
 }
 
 // RouteInfo describes a route, for the index page and the demo table.
@@ -214,6 +216,18 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		AWSKeys: slices.Clone(cfg.AWSKeys),
 		Users:   slices.Clone(cfg.Users),
 		Shared:  map[string]any{},
+	}
+	if cfg.Store != nil {
+		st, err := openStore(cfg.Store)
+		if err != nil {
+			var se *StoreError
+			if errors.As(err, &se) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.store = st
+		g.env.Shared[turnstile.SharedTokensKey] = redisTokens{st}
 	}
 	mockNames := make([]string, 0, len(cfg.Mocks))
 	for k := range cfg.Mocks {

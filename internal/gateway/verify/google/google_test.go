@@ -224,6 +224,9 @@ func TestKeyRotation(t *testing.T) {
 	g := newGW(t, "")
 	g.route(t, "/run", `{kind: google_id, audiences: ["${base_url}/run"]}`)
 	tok, _ := g.state.Sign(map[string]any{"aud": g.URL + "/run", "sub": "1"})
+	// A verified token is cached until shortly before its exp (tokencache),
+	// so the dropped-key check uses a token of the same key never presented.
+	unseen, _ := g.state.Sign(map[string]any{"aud": g.URL + "/run", "sub": "2"})
 	jwks := func() []string {
 		resp, err := http.Get(g.URL + CertsPath)
 		if err != nil {
@@ -258,7 +261,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("token of the previous key refused: %q", e.Reason)
 	}
 	g.state.Rotate()
-	if code, e := call(t, g.URL+"/run/", bearerHdr(tok)); code != 403 || !strings.Contains(e.Reason, "unknown key id") {
+	if code, e := call(t, g.URL+"/run/", bearerHdr(unseen)); code != 403 || !strings.Contains(e.Reason, "unknown key id") {
 		t.Fatalf("token of a dropped key: %d %q", code, e.Reason)
 	}
 	// New tokens are signed with the new current key.

@@ -33,11 +33,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
 )
 
 // Kind is the verifier's name in gateway configs.
@@ -69,7 +71,14 @@ type Verifier struct {
 	issuers   []string        // nil: the state's accepted issuers
 	leeway    time.Duration
 	now       func() time.Time
+	// verified caches tokens that passed check (tokencache); sigChecks
+	// counts RS256 verifications, for the tests of that cache.
+	verified  *tokencache.Cache
+	sigChecks atomic.Int64
 }
+
+// SignatureChecks is how many signatures the verifier has checked.
+func (v *Verifier) SignatureChecks() int64 { return v.sigChecks.Load() }
 
 var _ auth.Verifier = (*Verifier)(nil)
 
@@ -109,7 +118,7 @@ func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Verifier{state: s, audiences: c.Audiences, leeway: defaultLeeway, now: s.now}
+	v := &Verifier{state: s, audiences: c.Audiences, leeway: defaultLeeway, now: s.now, verified: tokencache.New(0)}
 	if len(c.Emails) > 0 {
 		v.emails = map[string]bool{}
 		for _, e := range c.Emails {
@@ -169,9 +178,15 @@ func (v *Verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 	if rej != nil {
 		return nil, rej
 	}
-	claims, rej := v.check(tok)
-	if rej != nil {
-		return nil, rej
+	now := v.now()
+	claims, hit := v.verified.Get(tok, now)
+	if !hit {
+		var exp time.Time
+		claims, exp, rej = v.check(tok)
+		if rej != nil {
+			return nil, rej
+		}
+		v.verified.Put(tok, claims, exp, now)
 	}
 	principal, _ := claims["sub"].(string)
 	if email, _ := claims["email"].(string); email != "" && boolValue(claims["email_verified"]) {
@@ -190,33 +205,34 @@ func boolValue(v any) bool {
 	return false
 }
 
-// check verifies a token and returns its claims. The signature is checked
+// check verifies a token and returns its claims and exp. The signature is checked
 // before any claim is believed.
-func (v *Verifier) check(tok string) (map[string]any, *auth.Rejection) {
+func (v *Verifier) check(tok string) (map[string]any, time.Time, *auth.Rejection) {
 	j, err := splitJWT(tok)
 	if err != nil {
-		return nil, auth.Reject("malformed token: %v", err)
+		return nil, time.Time{}, auth.Reject("malformed token: %v", err)
 	}
 	if alg := j.alg(); alg != "RS256" {
 		if alg == "" {
 			alg = "(none given)"
 		}
-		return nil, auth.Reject("alg %s not allowed (want RS256)", alg)
+		return nil, time.Time{}, auth.Reject("alg %s not allowed (want RS256)", alg)
 	}
 	kid := j.kid()
 	pub, ok := v.state.publicKey(kid)
 	if !ok {
-		return nil, auth.Reject("unknown key id %q", kid).With("known key ids", v.state.KeyIDs())
+		return nil, time.Time{}, auth.Reject("unknown key id %q", kid).With("known key ids", v.state.KeyIDs())
 	}
+	v.sigChecks.Add(1)
 	if err := j.verifyRS256(pub); err != nil {
-		return nil, auth.Reject("signature mismatch (key id %s)", kid)
+		return nil, time.Time{}, auth.Reject("signature mismatch (key id %s)", kid)
 	}
 	issuers := v.issuers
 	if issuers == nil {
 		issuers = v.state.acceptedIssuers()
 	}
 	if iss := j.str("iss"); !contains(issuers, iss) {
-		return nil, auth.Reject("claim iss: want %s, got %q", strings.Join(issuers, " or "), iss)
+		return nil, time.Time{}, auth.Reject("claim iss: want %s, got %q", strings.Join(issuers, " or "), iss)
 	}
 	auds := j.audiences()
 	matched := false
@@ -230,47 +246,47 @@ func (v *Verifier) check(tok string) (map[string]any, *auth.Rejection) {
 		if len(auds) == 0 {
 			got = "(none)"
 		}
-		return nil, auth.Reject("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), got).
+		return nil, time.Time{}, auth.Reject("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), got).
 			With("hint", "the client must request an ID token for exactly this audience (gwcurl: --audience)")
 	}
 	now := v.now()
 	exp, ok, err := j.numericDate("exp")
 	if err != nil {
-		return nil, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject("%v", err)
 	}
 	if !ok {
-		return nil, auth.Reject("claim exp: missing")
+		return nil, time.Time{}, auth.Reject("claim exp: missing")
 	}
 	if now.After(exp.Add(v.leeway)) {
-		return nil, auth.Reject("token expired at %s (now %s)", fmtTime(exp), fmtTime(now))
+		return nil, time.Time{}, auth.Reject("token expired at %s (now %s)", fmtTime(exp), fmtTime(now))
 	}
 	iat, ok, err := j.numericDate("iat")
 	if err != nil {
-		return nil, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject("%v", err)
 	}
 	if !ok {
-		return nil, auth.Reject("claim iat: missing")
+		return nil, time.Time{}, auth.Reject("claim iat: missing")
 	}
 	if iat.After(now.Add(v.leeway)) {
-		return nil, auth.Reject("token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now))
+		return nil, time.Time{}, auth.Reject("token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now))
 	}
 	if nbf, ok, err := j.numericDate("nbf"); err != nil {
-		return nil, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject("%v", err)
 	} else if ok && nbf.After(now.Add(v.leeway)) {
-		return nil, auth.Reject("token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now))
+		return nil, time.Time{}, auth.Reject("token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now))
 	}
 	if v.emails != nil {
 		email := j.str("email")
 		switch {
 		case email == "":
-			return nil, auth.Reject("claim email: missing; the route allows only listed emails (service accounts: request the token with the email included)")
+			return nil, time.Time{}, auth.Reject("claim email: missing; the route allows only listed emails (service accounts: request the token with the email included)")
 		case !j.boolClaim("email_verified"):
-			return nil, auth.Reject("claim email_verified: %s is not verified", email)
+			return nil, time.Time{}, auth.Reject("claim email_verified: %s is not verified", email)
 		case !v.emails[strings.ToLower(email)]:
-			return nil, auth.Reject("email %s is not allowed on this route", email)
+			return nil, time.Time{}, auth.Reject("email %s is not allowed on this route", email)
 		}
 	}
-	return j.claims, nil
+	return j.claims, exp, nil
 }
 
 func contains(list []string, s string) bool {

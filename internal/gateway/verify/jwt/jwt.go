@@ -55,6 +55,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -159,6 +160,8 @@ type Verifier struct {
 	leeway    time.Duration
 	now       func() time.Time
 	keys      keySource
+	// verified caches tokens that passed check (tokencache).
+	verified *tokencache.Cache
 }
 
 // Interface guards.
@@ -206,6 +209,7 @@ func New(node *yaml.Node, env *auth.Env) (*Verifier, error) {
 		scopes:    c.Scopes,
 		header:    http.CanonicalHeaderKey(c.Header),
 		now:       time.Now,
+		verified:  tokencache.New(0),
 	}
 	if env != nil && env.Now != nil {
 		v.now = env.Now
@@ -338,9 +342,16 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	if rej != nil {
 		return nil, rej
 	}
-	claims, rej := v.check(r.Context(), raw)
-	if rej != nil {
-		return nil, rej
+	now := v.now()
+	claims, hit := v.verified.Get(raw, now)
+	if !hit {
+		claims, rej = v.check(r.Context(), raw)
+		if rej != nil {
+			return nil, rej
+		}
+		if exp, ok := numericDate(claims["exp"]); ok {
+			v.verified.Put(raw, claims, exp, now)
+		}
 	}
 	r.Header.Del(v.header) // consumed: the origin sees the identity, not the token
 	return &auth.Identity{Kind: Kind, Principal: principal(claims), Claims: claims}, nil
