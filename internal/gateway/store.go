@@ -104,8 +104,6 @@ func openStore(cfg *StoreConfig) (*sharedStore, error) {
 	return &sharedStore{rdb: rdb, prefix: "gwcurl:"}, nil
 }
 
-func (s *sharedStore) close() { _ = s.rdb.Close() }
-
 func storeUnavailable(what string, err error) error {
 	return &HTTPError{Status: http.StatusServiceUnavailable, Decision: "store_unavailable", Internal: true, Err: err,
 		Reason: "shared store unavailable (" + what + ")", Header: http.Header{"Retry-After": {"1"}}}
