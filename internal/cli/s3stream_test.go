@@ -5,16 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/miniotest"
 )
 
 // Acceptance of S3 streaming signing (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)
@@ -26,76 +25,6 @@ const (
 	s3User   = "gwcurlminio"
 	s3Secret = "gwcurl-minio-secret-0001"
 )
-
-// minioForTest finds MinIO (.ci/run installs it with go install); under
-// CI=true a missing MinIO fails the test. Same lookup as the gateway's
-// MinIO test (internal/gateway/minio_test.go).
-func minioForTest(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	for _, dir := range []string{os.Getenv("GOBIN"), filepath.Join(strings.Split(gopath, string(os.PathListSeparator))[0], "bin")} {
-		p := filepath.Join(dir, "minio")
-		if fi, err := os.Stat(p); dir != "" && err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("minio is not installed (CI=true): .ci/run installs it with go install github.com/minio/minio@...")
-	}
-	t.Skip("minio is not installed (see .ci/run)")
-	return ""
-}
-
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func startMinIOForCLI(t *testing.T) string {
-	t.Helper()
-	bin := minioForTest(t)
-	dir := t.TempDir()
-	port, console := loopbackPort(t), loopbackPort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", console), filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s3User, "MINIO_ROOT_PASSWORD="+s3Secret,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() }) //nolint:errcheck // killed
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("minio did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // s3CLI runs gwcurl with MinIO's credentials, stdin as given.
 func s3CLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
@@ -116,7 +45,7 @@ func s3CLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 }
 
 func TestS3StreamingUploadMinIO(t *testing.T) {
-	base := startMinIOForCLI(t)
+	base := miniotest.Start(t, s3User, s3Secret)
 	// MinIO answers 503 for a moment after it says it is ready.
 	for i := 0; ; i++ {
 		code, _, stderr := s3CLI(t, nil, "-X", "PUT", "--fail", base+"/stream")
