@@ -4,30 +4,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/chromiumtest"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 )
 
-// findChromium returns a Chromium or Chrome binary, or "".
-func findChromium() string {
-	if p := os.Getenv("GWCURL_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // haveChromium is the script condition [chromium]. Under CI it is always
 // true, so a missing Chromium fails the script instead of skipping it.
-func haveChromium() bool { return os.Getenv("CI") != "" || findChromium() != "" }
+func haveChromium() bool { return os.Getenv("CI") != "" || chromiumtest.Find() != "" }
 
 // chromiumBrowser is the GWCURL_BROWSER command `headless-chromium URL`: a
 // real headless Chromium opens the login URL gwcurl gives, a person's
@@ -41,7 +29,7 @@ func chromiumBrowser(loginURL string) int {
 		defer f.Close()
 		os.Stderr = f
 	}
-	bin := findChromium()
+	bin := chromiumtest.Find()
 	if bin == "" {
 		fmt.Fprintln(os.Stderr, "headless-chromium: no Chromium found (apt-get install chromium, or set GWCURL_TEST_CHROMIUM)")
 		return 1
@@ -54,18 +42,7 @@ func chromiumBrowser(loginURL string) int {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
-	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromiumtest.Options(bin, dir)...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()

@@ -3,10 +3,11 @@ package login_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/chromiumtest"
 
 	"github.com/chromedp/chromedp"
 
@@ -14,29 +15,13 @@ import (
 	"github.com/gwcurl/gwcurl/internal/login"
 )
 
-// findChromium returns a Chromium or Chrome binary, or "".
-func findChromium() string {
-	if p := os.Getenv("GWCURL_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestChromiumLogin is the acceptance test with a real browser: headless
 // Chromium opens the URL gwcurl gives, a person's keystrokes fill the mock
 // Cognito login form, the browser follows the redirect to gwcurl's loopback
 // listener, and the login completes; /app/echo then answers the demo user.
 // In CI (CI set) a missing Chromium fails the test instead of skipping it.
 func TestChromiumLogin(t *testing.T) {
-	chromium := findChromium()
+	chromium := chromiumtest.Find()
 	if chromium == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("CI: Chromium is required for the browser login test (apt-get install chromium, or set GWCURL_TEST_CHROMIUM)")
@@ -60,18 +45,7 @@ func TestChromiumLogin(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
-	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromiumtest.Options(chromium, dir)...)
 	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
