@@ -254,7 +254,7 @@ func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
 		ExpectContinueTimeout: 1 * time.Second,
 		DisableCompression:    true,
 		// Large uploads: the default 4 KiB write buffer costs a syscall per
-		// 4 KiB; 256 KiB lets -d @file stream at disk speed.
+		// 4 KiB; 256 KiB lets --data-binary @file and -T stream at disk speed.
 		WriteBufferSize: 256 << 10,
 		ReadBufferSize:  64 << 10,
 	}
