@@ -14,7 +14,7 @@
 # The gateway is `gwcurl gateway` (the embedded demo). While that command's
 # gateway does not yet register the sigv4 verifier, the script says so and
 # uses bench/cmd/sigv4bench, which serves the same demo config through the
-# same gateway library with internal/gateway/verify/sigv4 registered.
+# same gateway library with internal/gateway/verify/sigv4verify registered.
 #
 # Knobs: RUNS (GET runs per command, default 100), UPLOAD_RUNS (default 5),
 # UPLOAD_BYTES (default 1073741824).

@@ -23,7 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gwcurl/gwcurl/internal/cli"
-	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess/cfaccesstest"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify/cfaccesstest"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )

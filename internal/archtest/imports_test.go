@@ -204,19 +204,8 @@ func goList(t *testing.T, goBin, dir string, args ...string) string {
 }
 
 // knownNameMismatches are packages whose name is not their directory's
-// name. The names avoid clashes with the libraries they sit beside (jwt,
-// sts, google); the fix is to rename the directories (verify/sigv4 →
-// verify/sigv4verify, ...), a move left for when the gateway is not being
-// changed in parallel (issue #14).
-var knownNameMismatches = map[string]string{
-	"internal/gateway/verify/cfaccess": "cfverify",
-	"internal/gateway/verify/cognito":  "cognitomock",
-	"internal/gateway/verify/google":   "googleverify",
-	"internal/gateway/verify/jwt":      "jwtverify",
-	"internal/gateway/verify/magic":    "magicmock",
-	"internal/gateway/verify/sigv4":    "sigv4verify",
-	"internal/gateway/verify/sts":      "stsverify",
-}
+// name. None remain; an entry here fails the test once its cause is gone.
+var knownNameMismatches = map[string]string{}
 
 // TestPackageNamesMatchDirectories: a package is named after its directory
 // (main packages aside).

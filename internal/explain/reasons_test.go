@@ -26,7 +26,7 @@ func TestGatewayReasons(t *testing.T) {
 		kind           string
 		want           string
 	}{
-		// internal/gateway/verify/sigv4
+		// internal/gateway/verify/sigv4verify
 		{"sigv4", "unknown access key AKIAEXAMPLE0000000001", 403, "", nil, "sigv4", "unknown access key: the server does not know AKIAEXAMPLE0000000001"},
 		{"sigv4", "access key ASIAEXAMPLE is temporary: X-Amz-Security-Token is missing", 403, "", nil, "sigv4", "session token: access key ASIAEXAMPLE is temporary"},
 		{"sigv4", "x-amz-meta-a is present but not signed", 403, "", nil, "sigv4", "signed headers: x-amz-meta-a is present but not signed"},
@@ -34,13 +34,13 @@ func TestGatewayReasons(t *testing.T) {
 		{"sigv4", "missing AWS SigV4 authentication: no Authorization header and no X-Amz-Signature query parameter", 401, "", nil, "none", "no SigV4 signature"},
 		{"sigv4", `the Authorization header is not AWS SigV4 (want "AWS4-HMAC-SHA256 Credential=...", got "Bearer")`, 401, "", nil, "bearer", "wrong credential type"},
 		{"sigv4", "payload hash mismatch: x-amz-content-sha256 is aaa but the body's SHA-256 is bbb", 403, "", nil, "sigv4", "payload hash mismatch"},
-		// internal/gateway/verify/google
+		// internal/gateway/verify/googleverify
 		{"google", `claim iss: want https://accounts.google.com or accounts.google.com, got "https://evil.example"`, 403, "", nil, "google", `issuer: the token is from "https://evil.example"`},
 		{"google", `unknown key id "k1"`, 403, "", map[string]any{"known key ids": []string{"k2"}}, "google", `unknown signing key: the token was signed with key "k1"`},
 		{"google", "signature mismatch (key id k2)", 403, "", nil, "google", "token signature invalid"},
 		{"google", "email x@example.com is not allowed on this route", 403, "", nil, "google", "principal not allowed: email x@example.com"},
 		{"google", "token not valid before 2026-01-02T04:04:05Z (now 2026-01-02T03:04:05Z)", 403, "", nil, "google", "token not yet valid: nbf is 2026-01-02T04:04:05Z, 1h in the future"},
-		// internal/gateway/verify/jwt
+		// internal/gateway/verify/jwtverify
 		{"jwt", "missing bearer token in the Authorization header", 401, "", nil, "cognito", "missing token: no bearer token in the Authorization header"},
 		{"jwt", "claim iat is in the future (2026-01-02T03:34:05Z): check the clocks", 401, "", nil, "cognito", "token not yet valid: iat is 2026-01-02T03:34:05Z, 30m in the future (your clock"},
 		{"jwt", "token not valid before 2026-01-02T03:14:05Z", 401, "", nil, "magic-link", "token not yet valid: nbf is 2026-01-02T03:14:05Z, 10m in the future"},
@@ -48,13 +48,13 @@ func TestGatewayReasons(t *testing.T) {
 		{"jwt", `claim scope: missing items:write (have "openid")`, 403, "", nil, "cognito", "insufficient scope: the token lacks scope items:write"},
 		{"jwt", `signature: not signed by a key of http://127.0.0.1:1/_mock/cognito (kid "abc"): failed to verify`, 401, "", nil, "cognito", "token signature invalid: not signed by a key of http://127.0.0.1:1/_mock/cognito"},
 		{"jwt", "the bearer token is not a JWT", 401, "", nil, "bearer", "malformed token"},
-		// internal/gateway/verify/cfaccess
+		// internal/gateway/verify/cfverify
 		{"cf", "invalid CF_Authorization token: token has invalid claims: token is expired", 403, "", nil, "cf-access", "token expired 1h ago"},
 		{"cf", "invalid CF_Authorization token: token has invalid audience", 403, "", nil, "cf-access", "audience: the token is for other-app, the service expects this application's AUD tag"},
 		{"cf", "invalid CF_Authorization token: token has invalid issuer", 403, "", nil, "cf-access", "issuer: the app token is from \"https://gwcurl-demo.cloudflareaccess.com\""},
 		{"cf", `invalid CF_Authorization token: claim type: want "app", got "org"`, 403, "", nil, "cf-access", "wrong Access token: an organization token"},
 		{"cf", `unknown service token client id "nope.access"`, 403, "", nil, "cf-access", `unknown CF Access service token: client id "nope.access"`},
-		// internal/gateway/verify/sts
+		// internal/gateway/verify/stsverify
 		{"sts", "missing X-Fluid-Identity header: send a signed STS GetCallerIdentity proof (gwcurl --auth sts-identity)", 401, "", nil, "none", "missing STS identity: no X-Fluid-Identity header was sent"},
 		{"sts", `the proof is bound to server id "a", this route is "b"`, 403, "", nil, "sts-identity", `server id: the proof is bound to server id "a"`},
 		{"sts", "the proof is dated 2026-01-02T03:24:05Z, 20m0s ahead of the gateway clock (max 5m0s)", 403, "2026-01-02T03:24:05Z", map[string]any{"gateway_time": "2026-01-02T03:04:05Z"}, "sts-identity", "clock skew: your clock is 20m ahead of the server"},

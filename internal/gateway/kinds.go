@@ -7,13 +7,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	cfverify "github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess"
-	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
-	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
-	jwtverify "github.com/gwcurl/gwcurl/internal/gateway/verify/jwt"
-	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
-	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cognitomock"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/googleverify"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwtverify"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/magicmock"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/stsverify"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
 )
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
-	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/googleverify"
 )
 
 // attack is one row of the attack matrix: a request that must be refused

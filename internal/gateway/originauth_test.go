@@ -15,7 +15,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
-	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwt/idp"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/jwtverify/idp"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
 

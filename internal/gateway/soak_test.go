@@ -30,7 +30,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
-	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/googleverify"
 )
 
 func envInt(name string, def int) int {

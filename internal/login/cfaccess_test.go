@@ -20,7 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/nacl/box"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess/cfaccesstest"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify/cfaccesstest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the login's writes and the test's

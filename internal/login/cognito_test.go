@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
-	cognitomock "github.com/gwcurl/gwcurl/internal/gateway/verify/cognito"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cognitomock"
 	"github.com/gwcurl/gwcurl/internal/login"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
-	magicmock "github.com/gwcurl/gwcurl/internal/gateway/verify/magic"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/magicmock"
 	"github.com/gwcurl/gwcurl/internal/login"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
-	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfaccess/cfaccesstest"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify/cfaccesstest"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 	"github.com/gwcurl/gwcurl/internal/sign"

@@ -26,7 +26,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	googleverify "github.com/gwcurl/gwcurl/internal/gateway/verify/google"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/googleverify"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 

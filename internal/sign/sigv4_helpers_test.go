@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 )
 
 // skewServer verifies SigV4 with a clock off by offset and answers as AWS

@@ -21,7 +21,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 )
 
 // A SigV4a request round-trips through the gateway's verifier: header form

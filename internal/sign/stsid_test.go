@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
-	stsverify "github.com/gwcurl/gwcurl/internal/gateway/verify/sts"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/stsverify"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
-	sigv4verify "github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4"
+	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 )
 
 func main() {
