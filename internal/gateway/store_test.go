@@ -350,3 +350,51 @@ func TestSharedStoreGoogleAccessToken(t *testing.T) {
 		t.Errorf("unknown access token at B's IAM: %d %s", r.status, r.body)
 	}
 }
+
+// TestSharedStoreOutageIdP: when the shared store goes away, the mock
+// providers answer temporarily_unavailable (never a code or a token they
+// cannot share), and tokens signed with keys already loaded still verify.
+func TestSharedStoreOutageIdP(t *testing.T) {
+	t.Parallel()
+	redistest.Require(t)
+	u, stop, err := redistest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	a := gatewaytest.StartYAML(t, sharedIdPConfig(u), gateway.Options{})
+	verifier, challenge := pkce()
+	q := url.Values{"response_type": {"code"}, "client_id": {"gwcurl-demo"}, "redirect_uri": {"http://127.0.0.1/callback"},
+		"scope": {"openid email"}, "state": {"st"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	authorize := func() *url.URL {
+		t.Helper()
+		resp, err := noRedirect.PostForm(a.URL+"/_mock/cognito/oauth2/authorize?"+q.Encode(), url.Values{"username": {"demo@example.com"}, "password": {"demo-password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("authorize: %d, no redirect", resp.StatusCode)
+		}
+		return loc
+	}
+	code := authorize().Query().Get("code")
+	st, tok := postForm(t, a.URL+"/_mock/cognito/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"gwcurl-demo"},
+		"code": {code}, "redirect_uri": {"http://127.0.0.1/callback"}, "code_verifier": {verifier}})
+	if st != 200 {
+		t.Fatalf("exchange: %d %v", st, tok["error_description"])
+	}
+	stop()
+	if loc := authorize(); loc.Query().Get("error") != "temporarily_unavailable" || loc.Query().Get("code") != "" {
+		t.Errorf("authorize without the store: %s", loc.Redacted())
+	}
+	st, m := postForm(t, a.URL+"/_mock/cognito/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {"gwcurl-demo"},
+		"refresh_token": {tok["refresh_token"].(string)}})
+	if st != http.StatusServiceUnavailable || m["error"] != "temporarily_unavailable" {
+		t.Errorf("refresh without the store: %d %v", st, m)
+	}
+	if r := do(t, "GET", a.URL+"/app/x", nil, "Authorization", "Bearer "+tok["id_token"].(string)); r.status != 200 {
+		t.Errorf("ID token without the store: %d %s", r.status, r.body)
+	}
+}

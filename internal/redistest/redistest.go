@@ -72,9 +72,9 @@ func Start(dir string) (string, func(), error) {
 	return "redis://" + addr + "/0", stop, nil
 }
 
-// StartT is Start for a test: it stops the server when the test ends,
-// skips without redis-server, and fails instead under CI=true.
-func StartT(t testing.TB) string {
+// Require skips the test without redis-server, and fails it instead
+// under CI=true.
+func Require(t testing.TB) {
 	t.Helper()
 	if Binary() == "" {
 		if os.Getenv("CI") == "true" {
@@ -82,6 +82,13 @@ func StartT(t testing.TB) string {
 		}
 		t.Skip(Missing)
 	}
+}
+
+// StartT is Start for a test: it stops the server when the test ends,
+// skips without redis-server, and fails instead under CI=true.
+func StartT(t testing.TB) string {
+	t.Helper()
+	Require(t)
 	u, stop, err := Start(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
