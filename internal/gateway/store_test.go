@@ -398,3 +398,24 @@ func TestSharedStoreOutageIdP(t *testing.T) {
 		t.Errorf("ID token without the store: %d %s", r.status, r.body)
 	}
 }
+
+// TestSharedStoreOutageGoogle: without the store the Google mock answers
+// 503 rather than an access token no other instance would accept.
+func TestSharedStoreOutageGoogle(t *testing.T) {
+	t.Parallel()
+	redistest.Require(t)
+	u, stop, err := redistest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	a := gatewaytest.StartYAML(t, sharedIdPConfig(u), gateway.Options{})
+	tokenURL := a.URL + "/computeMetadata/v1/instance/service-accounts/default/token"
+	if r := do(t, "GET", tokenURL, nil, "Metadata-Flavor", "Google"); r.status != 200 {
+		t.Fatalf("metadata token: %d %s", r.status, r.body)
+	}
+	stop()
+	if r := do(t, "GET", tokenURL, nil, "Metadata-Flavor", "Google"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("metadata token without the store: %d %s", r.status, r.body)
+	}
+}

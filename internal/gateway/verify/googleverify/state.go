@@ -531,7 +531,7 @@ func (s *State) issueAccess(principal string) (string, time.Time, error) {
 			return "", time.Time{}, err
 		}
 		if err := s.shared.Set(grantKey(tok), b, accessTokenTTL+time.Hour); err != nil {
-			return "", time.Time{}, fmt.Errorf("shared store unavailable: %w", err)
+			return "", time.Time{}, fmt.Errorf("%w: %v", errStoreUnavailable, err)
 		}
 		return tok, exp, nil
 	}
@@ -581,6 +581,10 @@ func (s *State) lookupAccess(tok string) (string, bool) {
 	}
 	return g.principal, true
 }
+
+// errStoreUnavailable is a shared store the mock cannot write: answered
+// 503, as Google answers an outage.
+var errStoreUnavailable = errors.New("shared store unavailable")
 
 // wireGrant is an access grant in the shared store, under the SHA-256 of
 // the token.
