@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/cli"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify/cfaccesstest"
 	"github.com/gwcurl/gwcurl/internal/login"
+	"github.com/gwcurl/gwcurl/internal/redistest"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
 
@@ -80,8 +84,16 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Condition: func(cond string) (bool, error) {
-			if cond == "chromium" {
+			switch cond {
+			case "chromium":
 				return haveChromium(), nil
+			case "redis":
+				// Under CI=true a missing redis-server fails the script
+				// rather than letting it skip.
+				if redistest.Binary() == "" && os.Getenv("CI") == "true" {
+					return false, errors.New(redistest.Missing + " (CI=true): .ci/run installs it")
+				}
+				return redistest.Binary() != "", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -318,6 +330,94 @@ func TestScript(t *testing.T) {
 				}))
 				if strings.Join(got, " ") != strings.Join(args[1:], " ") {
 					ts.Fatalf("files under %s: %v, want %v", args[0], got, args[1:])
+				}
+			},
+			// redis-start VAR: run a redis-server on loopback until the
+			// script ends; VAR is its redis:// URL.
+			"redis-start": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: redis-start VAR")
+				}
+				dir := ts.MkAbs(".redis")
+				ts.Check(os.MkdirAll(dir, 0o700))
+				u, stop, err := redistest.Start(dir)
+				ts.Check(err)
+				ts.Defer(stop)
+				ts.Setenv(args[0], u)
+			},
+			// freeport VAR: set VAR to a free TCP port on 127.0.0.1.
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: freeport VAR")
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+				ts.Check(ln.Close())
+			},
+			// expandenv IN OUT: copy IN to OUT with $VAR and ${VAR} expanded.
+			"expandenv": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: expandenv IN OUT")
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(os.Expand(ts.ReadFile(args[0]), ts.Getenv)), 0o600))
+			},
+			// setre VAR FILE REGEXP: set VAR to REGEXP's first group in FILE.
+			"setre": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 3 {
+					ts.Fatalf("usage: setre VAR FILE REGEXP")
+				}
+				m := regexp.MustCompile(args[2]).FindStringSubmatch(ts.ReadFile(args[1]))
+				if len(m) < 2 {
+					ts.Fatalf("%s does not match %s", args[1], args[2])
+				}
+				ts.Setenv(args[0], m[1])
+			},
+			// burst N URL...: send N concurrent GETs, spread over the URLs in
+			// turn, and print how many got each status ("200: 10"), one
+			// line per status in ascending order. Every 429 must carry
+			// Retry-After.
+			"burst": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 2 {
+					ts.Fatalf("usage: burst N URL...")
+				}
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				var mu sync.Mutex
+				counts := map[int]int{}
+				var problems []string
+				var wg sync.WaitGroup
+				for i := range n {
+					u := args[1+i%(len(args)-1)]
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						resp, err := http.Get(u)
+						mu.Lock()
+						defer mu.Unlock()
+						if err != nil {
+							problems = append(problems, err.Error())
+							return
+						}
+						io.Copy(io.Discard, resp.Body) //nolint:errcheck
+						resp.Body.Close()
+						counts[resp.StatusCode]++
+						if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+							problems = append(problems, "a 429 without Retry-After")
+						}
+					}()
+				}
+				wg.Wait()
+				if len(problems) > 0 {
+					ts.Fatalf("burst: %s", strings.Join(problems, "; "))
+				}
+				codes := make([]int, 0, len(counts))
+				for c := range counts {
+					codes = append(codes, c)
+				}
+				sort.Ints(codes)
+				for _, c := range codes {
+					fmt.Fprintf(ts.Stdout(), "%d: %d\n", c, counts[c])
 				}
 			},
 			// noesc FILE...: fail if a file holds an ANSI escape byte.

@@ -228,6 +228,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		}
 		g.store = st
 		g.env.Shared[turnstile.SharedTokensKey] = redisTokens{st}
+		g.env.Store = redisShared{st}
 	}
 	mockNames := make([]string, 0, len(cfg.Mocks))
 	for k := range cfg.Mocks {

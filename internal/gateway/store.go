@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
 )
 
@@ -258,4 +259,73 @@ func (t redisTokens) Spend(tok string, now time.Time) (bool, bool, error) {
 		return false, false, err
 	}
 	return n == 1, n == 2, nil
+}
+
+// ---- the mock providers' state ----
+
+// redisShared is auth.SharedStore in Redis, under gwcurl:mock:.
+type redisShared struct{ s *sharedStore }
+
+var _ auth.SharedStore = redisShared{}
+
+func (m redisShared) key(k string) string { return m.s.prefix + "mock:" + k }
+
+func (m redisShared) Get(k string) ([]byte, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	b, err := m.s.rdb.Get(ctx, m.key(k)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+func (m redisShared) Set(k string, v []byte, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return m.s.rdb.Set(ctx, m.key(k), v, ttl).Err()
+}
+
+func (m redisShared) SetNX(k string, v []byte, ttl time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return m.s.rdb.SetNX(ctx, m.key(k), v, ttl).Result()
+}
+
+// takeScript marks KEYS[1] used with a companion key KEYS[1]..":taken"
+// that lives as long as it: {value, 1} for the first take, {value, 0}
+// after, nil when KEYS[1] is absent.
+var takeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local ttl = redis.call('PTTL', KEYS[1])
+local first
+if ttl > 0 then
+  first = redis.call('SET', KEYS[1] .. ':taken', '1', 'NX', 'PX', ttl)
+else
+  first = redis.call('SET', KEYS[1] .. ':taken', '1', 'NX')
+end
+if first then return {v, 1} end
+return {v, 0}
+`)
+
+func (m redisShared) Take(k string) ([]byte, bool, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	res, err := takeScript.Run(ctx, m.s.rdb, []string{m.key(k)}).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, false, nil
+	}
+	if err != nil {
+		return nil, false, false, err
+	}
+	if len(res) != 2 {
+		return nil, false, false, errors.New("take script: unexpected answer")
+	}
+	v, _ := res[0].(string)
+	n, _ := res[1].(int64)
+	return []byte(v), n == 1, true, nil
 }

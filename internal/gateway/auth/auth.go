@@ -4,6 +4,8 @@
 package auth
 
 import (
+	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"time"
@@ -86,6 +88,83 @@ type Env struct {
 	// Shared holds per-gateway state that a kind's verifier and its mock
 	// provider share (for example signing keys), keyed by kind.
 	Shared map[string]any
+	// Store is the store shared by several gateway instances (the
+	// config's `store: {redis: ...}`), or nil: the mock providers keep
+	// their one-time state (codes, refresh sessions, link tokens, access
+	// grants) and their signing keys there, so the instances act as one
+	// provider.
+	Store SharedStore
+}
+
+// SharedStore is a key-value store shared by gateway instances. Keys are
+// namespaced by the gateway; values are opaque. A failed operation is an
+// error the caller answers as "temporarily unavailable" (or treats as
+// absent where that is the safe side), never as success.
+type SharedStore interface {
+	// Get returns key's value; ok is false when it is absent or expired.
+	Get(key string) (value []byte, ok bool, err error)
+	// Set stores value under key for ttl (0: no expiry).
+	Set(key string, value []byte, ttl time.Duration) error
+	// SetNX stores value only if key is absent (ttl 0: no expiry) and
+	// reports whether it did.
+	SetNX(key string, value []byte, ttl time.Duration) (bool, error)
+	// Take marks key used, atomically across instances, and returns its
+	// value; first is true for the one call that marked it. ok is false
+	// when key is absent.
+	Take(key string) (value []byte, first, ok bool, err error)
+}
+
+// SigningKey returns a mock issuer's RSA signing key named name. Without a
+// shared store it is a fresh key from gen. With one, the key lives in the
+// store (PKCS #8): the first instance to need it stores its own with SET
+// NX, and every other instance loads that one, so tokens signed by one
+// instance verify at all of them. The shared store then holds private
+// keys; they sign only the mock's tokens, which nothing but these gateways
+// trusts.
+func SigningKey(env *Env, name string, gen func() (*rsa.PrivateKey, error)) (*rsa.PrivateKey, error) {
+	if env == nil || env.Store == nil {
+		return gen()
+	}
+	key := "key:" + name
+	load := func() (*rsa.PrivateKey, bool, error) {
+		b, ok, err := env.Store.Get(key)
+		if err != nil || !ok {
+			return nil, ok, err
+		}
+		k, err := x509.ParsePKCS8PrivateKey(b)
+		if err != nil {
+			return nil, true, fmt.Errorf("shared signing key %s: %w", name, err)
+		}
+		rk, isRSA := k.(*rsa.PrivateKey)
+		if !isRSA {
+			return nil, true, fmt.Errorf("shared signing key %s is %T, want RSA", name, k)
+		}
+		return rk, true, nil
+	}
+	if k, ok, err := load(); err != nil || ok {
+		return k, err
+	}
+	k, err := gen()
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	won, err := env.Store.SetNX(key, der, 0)
+	if err != nil {
+		return nil, fmt.Errorf("shared signing key %s: %w", name, err)
+	}
+	if won {
+		return k, nil
+	}
+	// Another instance stored its key first: use that one.
+	k, ok, err := load()
+	if err == nil && !ok {
+		err = fmt.Errorf("shared signing key %s vanished from the store", name)
+	}
+	return k, err
 }
 
 // Factory builds a route's verifier from the route's auth block (the YAML

@@ -42,6 +42,9 @@ const (
 type state struct {
 	now  func() time.Time
 	hold time.Duration // long-poll hold of the transfer endpoint
+	// keyMaterial gets the named first keys' material: fresh, or shared by
+	// the gateway instances (auth.SigningKey).
+	keyMaterial func(name string) (*rsa.PrivateKey, error)
 
 	mu        sync.Mutex
 	keys      []*signingKey // [0] signs; [1] is the previous key, still accepted
@@ -97,6 +100,9 @@ func sharedState(env *auth.Env) (*state, error) {
 		hold:      defaultHold,
 		apps:      map[string]*application{},
 		transfers: map[string]*transfer{},
+		keyMaterial: func(name string) (*rsa.PrivateKey, error) {
+			return auth.SigningKey(env, name, generateKey)
+		},
 	}
 	if env.Shared == nil {
 		env.Shared = map[string]any{}
@@ -133,8 +139,12 @@ func (s *state) signingKeys() ([]*signingKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.keys == nil {
-		for range 2 {
-			k, err := newSigningKey(s.now())
+		for i := range 2 {
+			priv, err := s.keyMaterial(fmt.Sprintf("cf_access:%d", i))
+			if err != nil {
+				return nil, err
+			}
+			k, err := signingKeyFor(priv, s.now())
 			if err != nil {
 				return nil, err
 			}
@@ -161,10 +171,23 @@ func (s *state) rotate() error {
 }
 
 func newSigningKey(now time.Time) (*signingKey, error) {
+	priv, err := generateKey()
+	if err != nil {
+		return nil, err
+	}
+	return signingKeyFor(priv, now)
+}
+
+func generateKey() (*rsa.PrivateKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
 	if err != nil {
 		return nil, fmt.Errorf("cf_access: generate signing key: %w", err)
 	}
+	return priv, nil
+}
+
+// signingKeyFor derives the kid and a self-signed certificate of priv.
+func signingKeyFor(priv *rsa.PrivateKey, now time.Time) (*signingKey, error) {
 	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
 	if err != nil {
 		return nil, err

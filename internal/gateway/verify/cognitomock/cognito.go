@@ -167,11 +167,14 @@ func New(env *auth.Env) (*Provider, error) {
 		return nil, fmt.Errorf("cognito mock: %w", err)
 	}
 	p.store = idp.NewStore(now, codeTTL)
+	if env.Store != nil { // several gateway instances: one provider
+		p.store.Share(env.Store, "cognito")
+	}
 	kid := c.KeyID
 	if kid == "" {
 		kid = "cognito-"
 	}
-	p.keys = idp.NewKeys(kid)
+	p.keys = idp.NewSharedKeys(kid, env, "cognito")
 	if len(c.Clients) == 0 {
 		c.Clients = DemoClients()
 	}

@@ -3,6 +3,7 @@ package googleverify
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -198,6 +199,10 @@ func (sa *serviceAccount) verify(j *rawJWT) bool {
 
 func (m *mock) writeAccess(w http.ResponseWriter, principal string, extra map[string]any) {
 	tok, exp, err := m.s.issueAccess(principal)
+	if errors.Is(err, errStoreUnavailable) {
+		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
+		return
+	}
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "internal_failure", err.Error())
 		return
@@ -357,6 +362,10 @@ func (m *mock) iam(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tok, exp, err := m.s.issueAccess(sa.email)
+		if errors.Is(err, errStoreUnavailable) {
+			googleError(w, http.StatusServiceUnavailable, "UNAVAILABLE", err.Error())
+			return
+		}
 		if err != nil {
 			googleError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
 			return

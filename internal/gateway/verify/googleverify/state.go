@@ -108,6 +108,7 @@ const (
 type State struct {
 	now     func() time.Time
 	baseURL string
+	shared  auth.SharedStore // the instances' store: access grants live there
 
 	mu       sync.RWMutex
 	issuer   string
@@ -216,6 +217,7 @@ func newState(env *auth.Env) (*State, error) {
 		users:    map[string]*oauthUser{},
 		grants:   map[string]*accessGrant{},
 		metaSA:   demo.GoogleServiceAccountEmail,
+		shared:   env.Store,
 	}
 	for _, pemKey := range []string{mockSigningKey1, mockSigningKey2} {
 		k, err := signingKeyFromPEM(pemKey)
@@ -523,6 +525,16 @@ func (s *State) issueAccess(principal string) (string, time.Time, error) {
 	tok := "ya29.gwcurl-mock." + base64.RawURLEncoding.EncodeToString(b)
 	now := s.now()
 	exp := now.Add(accessTokenTTL)
+	if s.shared != nil {
+		b, err := json.Marshal(wireGrant{Principal: principal, Expires: exp})
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if err := s.shared.Set(grantKey(tok), b, accessTokenTTL+time.Hour); err != nil {
+			return "", time.Time{}, fmt.Errorf("%w: %v", errStoreUnavailable, err)
+		}
+		return tok, exp, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.grants) >= maxAccessGrants {
@@ -553,6 +565,14 @@ func (s *State) issueAccess(principal string) (string, time.Time, error) {
 
 // lookupAccess returns the principal of a valid access token.
 func (s *State) lookupAccess(tok string) (string, bool) {
+	if s.shared != nil { // an unreadable store refuses the token
+		b, ok, err := s.shared.Get(grantKey(tok))
+		var g wireGrant
+		if err != nil || !ok || json.Unmarshal(b, &g) != nil || !s.now().Before(g.Expires) {
+			return "", false
+		}
+		return g.Principal, true
+	}
 	s.mu.RLock()
 	g, ok := s.grants[tok]
 	s.mu.RUnlock()
@@ -560,6 +580,22 @@ func (s *State) lookupAccess(tok string) (string, bool) {
 		return "", false
 	}
 	return g.principal, true
+}
+
+// errStoreUnavailable is a shared store the mock cannot write: answered
+// 503, as Google answers an outage.
+var errStoreUnavailable = errors.New("shared store unavailable")
+
+// wireGrant is an access grant in the shared store, under the SHA-256 of
+// the token.
+type wireGrant struct {
+	Principal string    `json:"p"`
+	Expires   time.Time `json:"e"`
+}
+
+func grantKey(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return "google:access:" + hex.EncodeToString(h[:])
 }
 
 func (s *State) user(refreshToken string) (*oauthUser, bool) {

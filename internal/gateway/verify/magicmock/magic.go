@@ -43,6 +43,7 @@
 package magicmock
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,21 @@ type link struct {
 	used        bool
 }
 
+// wireLink is a link in the shared store (auth.Env.Store).
+type wireLink struct {
+	ClientID    string    `json:"c"`
+	RedirectURI string    `json:"r"`
+	Challenge   string    `json:"p"`
+	State       string    `json:"s"`
+	User        auth.User `json:"u"`
+	Expires     time.Time `json:"e"`
+}
+
+func linkKey(tok string) string {
+	h := idp.Hash(tok)
+	return "magic:link:" + hex.EncodeToString(h[:])
+}
+
 // Provider is a running magic-link service.
 type Provider struct {
 	env        *auth.Env
@@ -206,11 +222,14 @@ func New(env *auth.Env) (*Provider, error) {
 		p.sends = c.SendsPerMinute
 	}
 	p.store = idp.NewStore(now, codeTTL)
+	if env.Store != nil { // several gateway instances: one provider
+		p.store.Share(env.Store, "magic")
+	}
 	kid := c.KeyID
 	if kid == "" {
 		kid = "magic-"
 	}
-	p.keys = idp.NewKeys(kid)
+	p.keys = idp.NewSharedKeys(kid, env, "magic")
 	if len(c.Clients) == 0 {
 		c.Clients = DemoClients()
 	}
@@ -416,6 +435,17 @@ func (p *Provider) allow(email string, now time.Time) (time.Duration, bool) {
 }
 
 func (p *Provider) addLink(tok string, lk *link, now time.Time) error {
+	if st := p.env.Store; st != nil {
+		b, err := json.Marshal(wireLink{ClientID: lk.clientID, RedirectURI: lk.redirectURI, Challenge: lk.challenge,
+			State: lk.state, User: lk.user, Expires: lk.expires})
+		if err != nil {
+			return err
+		}
+		if err := st.Set(linkKey(tok), b, lk.expires.Sub(now)+time.Hour); err != nil {
+			return fmt.Errorf("shared store unavailable: %w", err)
+		}
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.links) >= maxLinks {
@@ -460,14 +490,21 @@ func securityCode() string {
 func (p *Provider) verify(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
 	now := p.now()
+	lk, taken, err := p.takeShared(tok)
+	if err != nil {
+		idp.WritePage(w, http.StatusServiceUnavailable, idp.Page{Title: "Sign-in link", Error: err.Error()})
+		return
+	}
 	p.mu.Lock()
-	lk := p.links[idp.Hash(tok)]
+	if p.env.Store == nil {
+		lk = p.links[idp.Hash(tok)]
+	}
 	var problem string
 	var status int
 	switch {
 	case tok == "" || lk == nil:
 		problem, status = "This sign-in link is not valid.", http.StatusBadRequest
-	case lk.used:
+	case lk.used || taken:
 		problem, status = "This sign-in link was already used. Ask for a new one.", http.StatusGone
 	case now.After(lk.expires):
 		problem, status = "This sign-in link has expired. Ask for a new one.", http.StatusGone
@@ -488,6 +525,25 @@ func (p *Provider) verify(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, idp.AppendQuery(lk.redirectURI, url.Values{"code": {code}, "state": {lk.state}}), http.StatusFound)
+}
+
+// takeShared spends a link token in the shared store: the link, and
+// whether an earlier take (at any gateway instance) spent it already. Without
+// a shared store it returns nothing.
+func (p *Provider) takeShared(tok string) (*link, bool, error) {
+	if p.env.Store == nil || tok == "" {
+		return nil, false, nil
+	}
+	v, first, ok, err := p.env.Store.Take(linkKey(tok))
+	if err != nil {
+		return nil, false, fmt.Errorf("shared store unavailable: %w", err)
+	}
+	var wl wireLink
+	if !ok || json.Unmarshal(v, &wl) != nil {
+		return nil, false, nil
+	}
+	return &link{clientID: wl.ClientID, redirectURI: wl.RedirectURI, challenge: wl.Challenge, state: wl.State,
+		user: wl.User, expires: wl.Expires}, !first, nil
 }
 
 func (p *Provider) serveMailbox(w http.ResponseWriter, r *http.Request) {

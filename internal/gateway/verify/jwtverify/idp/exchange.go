@@ -56,6 +56,10 @@ func (s *Store) RefreshSession(refreshToken, clientID string, users []auth.User)
 	}
 	sess, err := s.Session(refreshToken)
 	if err != nil {
+		var oe *OAuthError
+		if errors.As(err, &oe) { // the shared store is unavailable
+			return nil, oe
+		}
 		return nil, Errorf("invalid_grant", "%s", err.Error())
 	}
 	if sess.ClientID != clientID {

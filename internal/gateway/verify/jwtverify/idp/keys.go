@@ -24,6 +24,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 )
 
 // keyBits is the size of the RS256 keys (Cognito's are 2048-bit RSA).
@@ -37,6 +39,9 @@ const keyBits = 2048
 // verifier checks the mock's tokens without an HTTP round trip to itself.
 type Keys struct {
 	kidPrefix string
+	// first gets the first signing key's material (a fresh key, or the
+	// one the gateway instances share); rotations generate fresh keys.
+	first func() (*rsa.PrivateKey, error)
 
 	mu   sync.Mutex
 	keys []*signingKey // [0] signs
@@ -51,13 +56,31 @@ type signingKey struct {
 // fingerprint of the key, so a configured prefix (a "production-shaped" kid)
 // still changes when the key does.
 func NewKeys(kidPrefix string) *Keys {
-	return &Keys{kidPrefix: kidPrefix}
+	return &Keys{kidPrefix: kidPrefix, first: generateKey}
 }
 
-func (k *Keys) newKey() (*signingKey, error) {
+// NewSharedKeys is NewKeys whose first key is the one named name in env's
+// shared store (auth.SigningKey), so the issuer's instances sign alike.
+func NewSharedKeys(kidPrefix string, env *auth.Env, name string) *Keys {
+	return &Keys{kidPrefix: kidPrefix, first: func() (*rsa.PrivateKey, error) {
+		return auth.SigningKey(env, name, generateKey)
+	}}
+}
+
+func generateKey() (*rsa.PrivateKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
 	if err != nil {
 		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	return priv, nil
+}
+
+func (k *Keys) newKey() (*signingKey, error) { return k.keyFrom(generateKey) }
+
+func (k *Keys) keyFrom(get func() (*rsa.PrivateKey, error)) (*signingKey, error) {
+	priv, err := get()
+	if err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(priv.N.Bytes())
 	return &signingKey{kid: k.kidPrefix + hex.EncodeToString(sum[:10]), priv: priv}, nil
@@ -66,7 +89,7 @@ func (k *Keys) newKey() (*signingKey, error) {
 // current returns the signing key, generating it on first use; k.mu is held.
 func (k *Keys) current() (*signingKey, error) {
 	if len(k.keys) == 0 {
-		nk, err := k.newKey()
+		nk, err := k.keyFrom(k.first)
 		if err != nil {
 			return nil, err
 		}
@@ -147,6 +170,12 @@ func (k *Keys) VerifySignature(_ context.Context, raw string) ([]byte, error) {
 	}
 	kid := jws.Signatures[0].Header.KeyID
 	k.mu.Lock()
+	// Load the first key, which another gateway instance sharing the
+	// store may have signed with before this one used it.
+	if _, err := k.current(); err != nil {
+		k.mu.Unlock()
+		return nil, err
+	}
 	var pub *rsa.PublicKey
 	for _, sk := range k.keys {
 		if sk.kid == kid {

@@ -280,6 +280,8 @@ var ErrFull = errors.New("too many pending logins; try again later")
 type Store struct {
 	now     func() time.Time
 	codeTTL time.Duration
+	kv      auth.SharedStore // set by Share: the state lives there, not in the maps
+	ns      string
 
 	mu       sync.Mutex
 	codes    map[[32]byte]*codeEntry
@@ -294,6 +296,9 @@ func NewStore(now func() time.Time, codeTTL time.Duration) *Store {
 
 // IssueCode records g and returns a fresh single-use code.
 func (s *Store) IssueCode(g Grant) (string, error) {
+	if s.kv != nil {
+		return s.issueShared(g)
+	}
 	code := RandomToken(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -326,6 +331,9 @@ var (
 // check spends it too, so a stolen code cannot be brute-forced against the
 // verifier.
 func (s *Store) RedeemCode(code string, check func(*Grant) error) (*Grant, error) {
+	if s.kv != nil {
+		return s.redeemShared(code, check)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := Hash(code)
@@ -352,6 +360,10 @@ func (s *Store) RedeemCode(code string, check func(*Grant) error) (*Grant, error
 
 // BindCode records which session a redeemed code created.
 func (s *Store) BindCode(code, sessionID string) {
+	if s.kv != nil {
+		s.bindShared(code, sessionID)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.codes[Hash(code)]; ok {
@@ -361,6 +373,9 @@ func (s *Store) BindCode(code, sessionID string) {
 
 // NewSession starts a refresh session and returns its refresh token.
 func (s *Store) NewSession(sess Session, ttl time.Duration) (string, *Session, error) {
+	if s.kv != nil {
+		return s.newSessionShared(sess, ttl)
+	}
 	rt := RandomToken(48)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -393,6 +408,9 @@ var (
 
 // Session returns a refresh token's live session.
 func (s *Store) Session(refreshToken string) (*Session, error) {
+	if s.kv != nil {
+		return s.sessionShared(refreshToken)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[Hash(refreshToken)]
@@ -411,6 +429,10 @@ func (s *Store) Session(refreshToken string) (*Session, error) {
 // LookupRefresh returns a refresh token's session even if it is revoked or
 // expired (for revocation), or nil.
 func (s *Store) LookupRefresh(refreshToken string) *Session {
+	if s.kv != nil {
+		sess, _ := s.lookupShared(refreshToken)
+		return sess
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess, ok := s.sessions[Hash(refreshToken)]; ok {
@@ -422,6 +444,10 @@ func (s *Store) LookupRefresh(refreshToken string) *Session {
 
 // Revoke revokes a session by id.
 func (s *Store) Revoke(sessionID string) {
+	if s.kv != nil {
+		s.revokeShared(sessionID)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess := s.byID[sessionID]; sess != nil {
@@ -432,6 +458,9 @@ func (s *Store) Revoke(sessionID string) {
 // Live reports whether the session with this id exists and is neither
 // revoked nor expired.
 func (s *Store) Live(sessionID string) bool {
+	if s.kv != nil {
+		return s.liveShared(sessionID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := s.byID[sessionID]
