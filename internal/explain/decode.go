@@ -508,6 +508,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 	case p.gw != nil:
 		rep.Kind = "gateway-rejection"
 		rep.Lines = append(rep.Lines, "mock gateway refusal: "+p.gw.Error)
+		if p.gw.Code != "" {
+			rep.Lines = append(rep.Lines, "code:            "+p.gw.Code)
+		}
 		if p.gw.Reason != "" {
 			rep.Lines = append(rep.Lines, "reason:          "+p.gw.Reason)
 		}
@@ -523,6 +526,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 			rep.Lines = append(rep.Lines, fmt.Sprintf("%-16s %s", k+":", claimString(p.gw.Details[k])))
 		}
 		rep.Fields["error"], rep.Fields["reason"], rep.Fields["details"] = p.gw.Error, p.gw.Reason, p.gw.Details
+		if p.gw.Code != "" {
+			rep.Fields["code"] = p.gw.Code
+		}
 	case p.aws != nil:
 		rep.Kind = "aws-error"
 		format := map[string]string{"s3-xml": "S3 XML", "query-xml": "AWS query XML (STS, IAM)", "json": "AWS JSON (API Gateway, Lambda)"}[p.aws.Format]
