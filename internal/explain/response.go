@@ -29,9 +29,8 @@ type response struct {
 }
 
 // gatewayRejection is the mock gateway's answer to a refusal (docs/gateway.md,
-// "Auth and identity"): {"error": StatusText, "reason": "...", ...details}. Details seen in
-// the verifiers: canonical_request, string_to_sign, gateway_time (sigv4),
-// hint, missing (cf_access), "known key ids" (google_id).
+// "Rejection codes"): {"error": StatusText, "code": "...", "reason": "...",
+// ...details}; the details each code carries are listed there.
 type gatewayRejection struct {
 	Error   string
 	Code    string // a rejectcode.Code; empty from gateways older than the codes
