@@ -55,39 +55,9 @@ func (d *diag) awsError(e *awsError) {
 	how := strings.TrimSpace(strings.TrimPrefix(e.Code+": "+firstLine(msg), ": "))
 	switch {
 	case e.Code == "RequestTimeTooSkewed" || reSigExpired.MatchString(msg) || reSigNotYet.MatchString(msg):
-		d.timeProblem = "sigv4"
-		if t, err := time.Parse(awsv4TimeFormat, strings.TrimSpace(e.Fields["RequestTime"])); err == nil {
-			d.reqTime = t
-		}
-		for _, re := range []*lazyre.Regexp{reSigExpired, reSigNotYet} {
-			if m := re.FindStringSubmatch(msg); m != nil {
-				d.reqTime, _ = time.Parse(awsv4TimeFormat, m[1])
-			}
-		}
-		if e.Code == "RequestTimeTooSkewed" {
-			if ms, err := strconv.Atoi(strings.TrimSpace(e.Fields["MaxAllowedSkewMilliseconds"])); err == nil {
-				how += " (max " + fmtDur(time.Duration(ms)*time.Millisecond) + ")"
-			}
-		}
-		d.timeHow = how
+		d.awsTimeError(e, how)
 	case e.Code == "AuthorizationHeaderMalformed" || reAWSRegionScope.MatchString(msg) || reS3RegionWrong.MatchString(msg):
-		signed, expected := "", strings.TrimSpace(e.Fields["Region"])
-		if m := reS3RegionWrong.FindStringSubmatch(msg); m != nil {
-			signed, expected = m[1], m[2]
-		}
-		if m := reAWSRegionScope.FindStringSubmatch(msg); m != nil {
-			signed = m[1]
-		}
-		switch {
-		case reAWSServScope.MatchString(msg):
-			d.serviceFinding("", reAWSServScope.FindStringSubmatch(msg)[1], scoreStated, how)
-		case reAWSDateScope.MatchString(msg):
-			d.add("scope-date", scoreStated, Finding{Cause: "credential scope date does not match X-Amz-Date", Fix: "do not pass X-Amz-Date with -H: let gwcurl sign", Detail: []string{how}})
-		case expected != "" || signed != "" || reAWSRegionScope.MatchString(msg):
-			d.regionFinding(signed, expected, scoreStated, how)
-		default:
-			d.add("malformed", scoreStated, Finding{Cause: "malformed Authorization header: " + firstLine(msg), Fix: "let gwcurl sign (no -H Authorization)"})
-		}
+		d.awsScopeError(e, how)
 	case reAWSServScope.MatchString(msg):
 		d.serviceFinding("", reAWSServScope.FindStringSubmatch(msg)[1], scoreStated, how)
 	case e.Code == "SignatureDoesNotMatch" || e.Code == "InvalidSignatureException" || reAWSSigMismatch.MatchString(msg):
@@ -125,6 +95,60 @@ func (d *diag) awsError(e *awsError) {
 		d.unknownKey(key, scoreStated, how)
 	case reAWSTokInvalid.MatchString(msg + " " + e.Code):
 		d.invalidCredentials(how)
+	default:
+		d.awsAccessError(e, how)
+	}
+}
+
+// awsTimeError: the request's time is outside the server's window.
+func (d *diag) awsTimeError(e *awsError, how string) {
+	msg := e.Message
+	d.timeProblem = "sigv4"
+	if t, err := time.Parse(awsv4TimeFormat, strings.TrimSpace(e.Fields["RequestTime"])); err == nil {
+		d.reqTime = t
+	}
+	for _, re := range []*lazyre.Regexp{reSigExpired, reSigNotYet} {
+		if m := re.FindStringSubmatch(msg); m != nil {
+			d.reqTime, _ = time.Parse(awsv4TimeFormat, m[1])
+		}
+	}
+	if e.Code == "RequestTimeTooSkewed" {
+		if ms, err := strconv.Atoi(strings.TrimSpace(e.Fields["MaxAllowedSkewMilliseconds"])); err == nil {
+			how += " (max " + fmtDur(time.Duration(ms)*time.Millisecond) + ")"
+		}
+	}
+	d.timeHow = how
+}
+
+// awsScopeError: the credential scope names the wrong region, service or
+// date, or the Authorization header is malformed.
+func (d *diag) awsScopeError(e *awsError, how string) {
+	msg := e.Message
+	signed, expected := "", strings.TrimSpace(e.Fields["Region"])
+	if m := reS3RegionWrong.FindStringSubmatch(msg); m != nil {
+		signed, expected = m[1], m[2]
+	}
+	if m := reAWSRegionScope.FindStringSubmatch(msg); m != nil {
+		signed = m[1]
+	}
+	switch {
+	case reAWSServScope.MatchString(msg):
+		d.serviceFinding("", reAWSServScope.FindStringSubmatch(msg)[1], scoreStated, how)
+	case reAWSDateScope.MatchString(msg):
+		d.add("scope-date", scoreStated, Finding{Cause: "credential scope date does not match X-Amz-Date", Fix: "do not pass X-Amz-Date with -H: let gwcurl sign", Detail: []string{how}})
+	case expected != "" || signed != "" || reAWSRegionScope.MatchString(msg):
+		d.regionFinding(signed, expected, scoreStated, how)
+	default:
+		d.add("malformed", scoreStated, Finding{Cause: "malformed Authorization header: " + firstLine(msg), Fix: "let gwcurl sign (no -H Authorization)"})
+	}
+}
+
+// awsAccessError explains the refusals of a request whose signature was
+// not the problem (or that said nothing more): authorization, missing
+// authentication, routes.
+func (d *diag) awsAccessError(e *awsError, how string) {
+	msg := e.Message
+	switch {
 	case reAWSNotAuthz.MatchString(msg):
 		if n, ok := parseNotAuthorized(msg); ok {
 			d.notAuthorizedFinding(n, e.Code)

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	rc "github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 func (d *diag) cfSent() (id, secret, token bool) {
@@ -40,13 +42,13 @@ func (d *diag) cfMissing(missing string, score int) {
 	d.add("cf-missing", score, Finding{Cause: cause, Fix: fix})
 }
 
-// cfTokenError explains why Access refused an app token (golang-jwt's
-// validation errors, as the mock's cf_access verifier reports them).
-func (d *diag) cfTokenError(err string, score int) {
-	l := strings.ToLower(err)
+// cfTokenCode explains why Access refused an app token, from the cf_access
+// verifier's code and the token that was sent; false for a code that is not
+// about the app token.
+func (d *diag) cfTokenCode(code rc.Code, score int) bool {
 	j := d.sentJWT()
-	switch {
-	case strings.Contains(l, "expired"):
+	switch code {
+	case rc.TokenExpired:
 		if j != nil {
 			local := d.localTime()
 			if sv, _ := d.serverTime(); !sv.IsZero() {
@@ -56,20 +58,20 @@ func (d *diag) cfTokenError(err string, score int) {
 		} else {
 			d.expiredFinding(time.Time{}, time.Time{}, score, "")
 		}
-	case strings.Contains(l, "not valid yet") || strings.Contains(l, "before issued"):
+	case rc.TokenNotYetValid:
 		if j != nil && !j.nbf.IsZero() {
 			sv, _ := d.serverTime()
 			d.notYetValidFinding("nbf", j.nbf, sv, score, "server time")
 		} else {
 			d.notYetValidFinding("nbf", time.Time{}, time.Time{}, score, "")
 		}
-	case strings.Contains(l, "audience"):
+	case rc.AudienceMismatch:
 		got := ""
 		if j != nil {
 			got = strings.Join(j.aud, ", ")
 		}
 		d.audienceFinding("this application's AUD tag", got, score)
-	case strings.Contains(l, "issuer"):
+	case rc.IssuerMismatch:
 		iss := ""
 		if j != nil {
 			iss = j.str("iss")
@@ -78,17 +80,20 @@ func (d *diag) cfTokenError(err string, score int) {
 			Cause: "issuer: the app token is from " + quoteOr(iss, "another team") + ", not this application's team domain",
 			Fix:   "log in to this application: `gwcurl login -p PROFILE`",
 		})
-	case strings.Contains(l, "claim type"):
+	case rc.WrongTokenType:
 		d.add("cf-token", score, Finding{
 			Cause: "wrong Access token: an organization token was sent where an application token is needed",
 			Fix:   "send the app token (`gwcurl login -p PROFILE` stores it; `gwcurl token -p PROFILE` prints it)",
 		})
-	default:
+	case rc.TokenSignatureInvalid, rc.MalformedToken:
 		d.add("cf-token", score, Finding{
-			Cause: "invalid CF Access app token: " + err,
+			Cause: "invalid CF Access app token: " + d.resp.gw.Reason,
 			Fix:   "log in again: `gwcurl login -p PROFILE`",
 		})
+	default:
+		return false
 	}
+	return true
 }
 
 func quoteOr(s, alt string) string {

@@ -281,6 +281,25 @@ func decodeIdentityReport(in string, now time.Time) (*Report, error) {
 			}
 		}
 	}
+	lines = append(lines, identityTimeLines(p, kind, now, fields)...)
+	lines = append(lines, identityServerIDLines(p, kind, fields)...)
+	tok := "none (long-term key)"
+	if p.hasToken {
+		tok = "present (temporary credentials; redacted)"
+	}
+	lines = append(lines, "session token:   "+tok)
+	fields["session_token"] = p.hasToken
+	if p.signature != "" {
+		lines = append(lines, "signature:       "+redactSig(p.signature))
+	}
+	lines = append(lines, "principal:       known only to STS: the gateway learns the ARN by verifying the proof (gwcurl whoami shows yours)")
+	return &Report{Kind: kind, Lines: lines, Fields: fields}, nil
+}
+
+// identityTimeLines describes when a proof or presigned URL was signed and
+// when it expires.
+func identityTimeLines(p *identityProof, kind string, now time.Time, fields map[string]any) []string {
+	var lines []string
 	if !p.amzDate.IsZero() {
 		lines = append(lines, "signed:          "+whenWords(p.amzDate, now))
 		fields["signed_at"] = fmtTime(p.amzDate)
@@ -312,6 +331,13 @@ func decodeIdentityReport(in string, now time.Time) (*Report, error) {
 			}
 		}
 	}
+	return lines
+}
+
+// identityServerIDLines describes the server id header that binds a proof
+// to one gateway, if any.
+func identityServerIDLines(p *identityProof, kind string, fields map[string]any) []string {
+	var lines []string
 	if p.serverIDName != "" {
 		l := "server id:       " + p.serverIDName
 		if p.serverIDValue != "" {
@@ -327,17 +353,7 @@ func decodeIdentityReport(in string, now time.Time) (*Report, error) {
 	} else if kind == "sts-identity" {
 		lines = append(lines, "server id:       none (the proof is not bound to one gateway)")
 	}
-	tok := "none (long-term key)"
-	if p.hasToken {
-		tok = "present (temporary credentials; redacted)"
-	}
-	lines = append(lines, "session token:   "+tok)
-	fields["session_token"] = p.hasToken
-	if p.signature != "" {
-		lines = append(lines, "signature:       "+redactSig(p.signature))
-	}
-	lines = append(lines, "principal:       known only to STS: the gateway learns the ARN by verifying the proof (gwcurl whoami shows yours)")
-	return &Report{Kind: kind, Lines: lines, Fields: fields}, nil
+	return lines
 }
 
 func redactSig(s string) string {
@@ -508,6 +524,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 	case p.gw != nil:
 		rep.Kind = "gateway-rejection"
 		rep.Lines = append(rep.Lines, "mock gateway refusal: "+p.gw.Error)
+		if p.gw.Code != "" {
+			rep.Lines = append(rep.Lines, "code:            "+p.gw.Code)
+		}
 		if p.gw.Reason != "" {
 			rep.Lines = append(rep.Lines, "reason:          "+p.gw.Reason)
 		}
@@ -523,6 +542,9 @@ func responseReport(s Sent, rec Received, p *response) *Report {
 			rep.Lines = append(rep.Lines, fmt.Sprintf("%-16s %s", k+":", claimString(p.gw.Details[k])))
 		}
 		rep.Fields["error"], rep.Fields["reason"], rep.Fields["details"] = p.gw.Error, p.gw.Reason, p.gw.Details
+		if p.gw.Code != "" {
+			rep.Fields["code"] = p.gw.Code
+		}
 	case p.aws != nil:
 		rep.Kind = "aws-error"
 		format := map[string]string{"s3-xml": "S3 XML", "query-xml": "AWS query XML (STS, IAM)", "json": "AWS JSON (API Gateway, Lambda)"}[p.aws.Format]

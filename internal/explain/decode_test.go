@@ -66,9 +66,9 @@ func TestDecode(t *testing.T) {
 	fresh, _, _ := stsProofs(t, now.Add(-2*time.Minute), "")
 	s3 := string(loadRecorded(t, "aws/s3-signature-path-mismatch").Body)
 	expiredToken := string(loadRecorded(t, "aws/s3-expired-token").Body)
-	gw := `{"canonical_request":"GET\n/aws/echo\n\nhost:localhost:8080\nx-amz-date:20260102T030405Z\n\nhost;x-amz-date\n` + testEmptySHA256 + `","error":"Forbidden","reason":"signature mismatch","string_to_sign":"AWS4-HMAC-SHA256\n20260102T030405Z\n20260102/us-east-1/lambda/aws4_request\nabc"}`
+	gw := `{"canonical_request":"GET\n/aws/echo\n\nhost:localhost:8080\nx-amz-date:20260102T030405Z\n\nhost;x-amz-date\n` + testEmptySHA256 + `","code":"signature_mismatch","error":"Forbidden","reason":"signature mismatch","string_to_sign":"AWS4-HMAC-SHA256\n20260102T030405Z\n20260102/us-east-1/lambda/aws4_request\nabc"}`
 	dump := "HTTP/1.1 403 Forbidden\nContent-Type: application/json\nDate: Fri, 02 Jan 2026 03:14:05 GMT\nSet-Cookie: CF_Authorization=" + cf + "; Path=/\n\n" +
-		`{"error":"Forbidden","gateway_time":"2026-01-02T03:14:05Z","reason":"request time 2026-01-02T03:04:05Z is 10m0s off the gateway clock (max 5m)"}`
+		`{"code":"clock_skew","error":"Forbidden","gateway_time":"2026-01-02T03:14:05Z","reason":"request time 2026-01-02T03:04:05Z is 10m0s off the gateway clock (max 5m)","request_time":"2026-01-02T03:04:05Z"}`
 
 	tests := []struct {
 		name, in, kind string

@@ -29,11 +29,11 @@ type response struct {
 }
 
 // gatewayRejection is the mock gateway's answer to a refusal (docs/gateway.md,
-// "Auth and identity"): {"error": StatusText, "reason": "...", ...details}. Details seen in
-// the verifiers: canonical_request, string_to_sign, gateway_time (sigv4),
-// hint, missing (cf_access), "known key ids" (google_id).
+// "Rejection codes"): {"error": StatusText, "code": "...", "reason": "...",
+// ...details}; the details each code carries are listed there.
 type gatewayRejection struct {
 	Error   string
+	Code    string // a rejectcode.Code; empty from gateways older than the codes
 	Reason  string
 	Details map[string]any
 }
@@ -141,9 +141,9 @@ func (p *response) parseJSON(body []byte, h http.Header) {
 	}
 	if errStr := str("error"); errStr != "" {
 		if isStatusText(errStr) {
-			g := &gatewayRejection{Error: errStr, Reason: str("reason"), Details: map[string]any{}}
+			g := &gatewayRejection{Error: errStr, Code: str("code"), Reason: str("reason"), Details: map[string]any{}}
 			for k, v := range m {
-				if k != "error" && k != "reason" {
+				if k != "error" && k != "reason" && k != "code" {
 					g.Details[k] = v
 				}
 			}
@@ -389,16 +389,14 @@ func (d *diag) serverTime() (time.Time, string) {
 		if t, err := time.Parse(time.RFC3339, p.gw.detail("gateway_time")); err == nil {
 			return t, "the gateway's gateway_time"
 		}
-		if m := reMockNow.FindStringSubmatch(p.gw.Reason); m != nil {
-			if t, err := time.Parse(time.RFC3339, m[1]); err == nil {
-				return t, "the gateway's reason"
-			}
+		if t, err := time.Parse(time.RFC3339, p.gw.detail("now")); err == nil {
+			return t, "the gateway's reason"
 		}
 		if !d.serverNow.IsZero() {
 			return d.serverNow, "the gateway's reason"
 		}
 		for _, re := range []*lazyre.Regexp{reSigExpired, reSigNotYet} {
-			if m := re.FindStringSubmatch(p.gw.Reason); m != nil {
+			if m := re.FindStringSubmatch(p.gw.detail("sts_message")); m != nil {
 				if t, err := time.Parse(awsv4TimeFormat, m[3]); err == nil {
 					return t, "the server's message"
 				}
@@ -431,8 +429,6 @@ func (d *diag) serverTime() (time.Time, string) {
 const awsv4TimeFormat = "20060102T150405Z"
 
 var (
-	// "(now 2026-01-02T03:04:05Z)" in the google_id verifier's reasons.
-	reMockNow = lazyre.New(`\(now (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\)`)
 	// API Gateway / STS / Lambda: "Signature expired: 20150830T123600Z is now
 	// earlier than 20150830T124600Z (20150830T125100Z - 5 min.)".
 	reSigExpired = lazyre.New(`Signature expired: (\d{8}T\d{6}Z) is now earlier than (\d{8}T\d{6}Z) \((\d{8}T\d{6}Z) - (\d+) min\.\)`)

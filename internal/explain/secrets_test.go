@@ -68,7 +68,7 @@ func TestNoSecretsInAnyExplanation(t *testing.T) {
 	// Answers that echo what they were sent.
 	echoing := map[string]Received{
 		"gateway canonical request with the token": {Status: 403, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: mustJSON(t, map[string]any{"error": "Forbidden", "reason": "signature mismatch", "canonical_request": serverCR, "string_to_sign": "x"})},
+			Body: mustJSON(t, map[string]any{"error": "Forbidden", "code": "signature_mismatch", "reason": "signature mismatch", "canonical_request": serverCR, "string_to_sign": "x"})},
 		"api gateway echoing the Authorization header": {Status: 403, Header: http.Header{"X-Amzn-Errortype": {"IncompleteSignatureException"}},
 			Body: mustJSON(t, map[string]any{"message": "Authorization header requires 'Credential' parameter. Authorization=Bearer " + idToken})},
 		"www-authenticate echoing the token": {Status: 401, Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="token ` + idToken + ` expired"`}}},
@@ -184,6 +184,7 @@ func FuzzDiagnose(f *testing.F) {
 		}
 	}
 	f.Add(401, `{"error":"Unauthorized","reason":"token expired at 2026-01-02T03:04:05Z (now x)"}`)
+	f.Add(401, `{"error":"Unauthorized","code":"token_expired","reason":"token expired at 2026-01-02T03:04:05Z (now x)","at":"2026-01-02T03:04:05Z","now":"x"}`)
 	f.Add(403, `{"message":"Signature expired: 20150830T123600Z is now earlier than 20150830T124600Z (20150830T125100Z - 5 min.)"}`)
 	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2VjcmV0c2lnbmF0dXJlMDEyMzQ1"
 	f.Fuzz(func(t *testing.T, status int, body string) {

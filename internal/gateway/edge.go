@@ -177,7 +177,8 @@ func (p *corsPolicy) apply(st *reqState, r *http.Request) (done bool, err error)
 	case !p.enabled && preflight:
 		return false, &HTTPError{Status: http.StatusForbidden, Decision: "cors_refused", Reason: "cors: this gateway allows no cross-origin requests (cors.allow_origins is empty)"}
 	case !allowed && (preflight || p.enabled && !p.allowOthers):
-		return false, &HTTPError{Status: http.StatusForbidden, Decision: "cors_refused", Reason: "cors: origin " + origin + " is not allowed"}
+		return false, &HTTPError{Status: http.StatusForbidden, Decision: "cors_refused", Reason: "cors: origin " + origin + " is not allowed",
+			Details: map[string]any{"refused_origin": origin}}
 	case !preflight:
 		return false, nil
 	}
@@ -380,8 +381,9 @@ func (g *Gateway) limitBody(rt *route) Middleware {
 func checkBody(st *reqState, r *http.Request, limit int64) error {
 	if r.ContentLength > limit {
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Decision: "too_large",
-			Reason: "request body of " + strconv.FormatInt(r.ContentLength, 10) + " bytes is larger than the limit of " + formatSize(limit),
-			Header: http.Header{"Connection": {"close"}}}
+			Reason:  "request body of " + strconv.FormatInt(r.ContentLength, 10) + " bytes is larger than the limit of " + formatSize(limit),
+			Details: map[string]any{"size": r.ContentLength, "limit": formatSize(limit)},
+			Header:  http.Header{"Connection": {"close"}}}
 	}
 	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(st, r.Body, limit)

@@ -53,6 +53,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
 	"github.com/gwcurl/gwcurl/internal/originauth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Options are the gateway's connections to the world.
@@ -436,7 +437,8 @@ func (g *Gateway) serve(st *reqState, r *http.Request) error {
 		if path == "/" && !g.rootRoute {
 			return g.serveIndex(st, r)
 		}
-		return &HTTPError{Status: http.StatusNotFound, Decision: "no_route", Reason: "no route for " + path + " (see the index page at /)"}
+		return &HTTPError{Status: http.StatusNotFound, Decision: "no_route", Reason: "no route for " + path + " (see the index page at /)",
+			Details: map[string]any{"path": path}}
 	}
 	st.route = rt
 	return rt.handler.ServeHTTP(st, r)
@@ -477,6 +479,7 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 	explain := st.route == nil || st.route.explain
 	var (
 		status   int
+		code     rejectcode.Code
 		reason   string
 		decision string
 		header   http.Header
@@ -489,25 +492,30 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 	case st.bodyErr() != nil && !isMaxBytes(err) && r.Context().Err() == nil:
 		// Whoever was reading (a verifier hashing the body, the reverse
 		// proxy) failed because the client's body is malformed.
-		status, reason, decision = http.StatusBadRequest, "malformed request body: "+st.bodyErr().Error(), "bad_body"
+		status, reason, decision, code = http.StatusBadRequest, "malformed request body: "+st.bodyErr().Error(), "bad_body", rejectcode.BadBody
 		header = http.Header{"Connection": {"close"}}
 	case errors.As(err, &rej):
-		status, reason, decision, header, details = rej.Status, rej.Reason, "deny", rej.Header, rej.Details
+		status, code, reason, decision, header, details = rej.Status, rej.Code, rej.Reason, "deny", rej.Header, rej.Details
 		if status == 0 {
 			status = http.StatusForbidden
 		}
 		hide = !explain
 	case errors.As(err, &he):
-		status, reason, decision, header = he.Status, he.Reason, he.Decision, he.Header
+		status, reason, decision, header, details = he.Status, he.Reason, he.Decision, he.Header, he.Details
+		code = he.Code
+		if code == "" {
+			code = rejectcode.Code(he.Decision)
+		}
 		hide = he.Internal && !explain
 	case isMaxBytes(err):
-		status, reason, decision = http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+formatSize(g.bodyLimit(st.route)), "too_large"
+		status, reason, decision, code = http.StatusRequestEntityTooLarge, "request body is larger than the limit of "+formatSize(g.bodyLimit(st.route)), "too_large", rejectcode.TooLarge
+		details = map[string]any{"limit": formatSize(g.bodyLimit(st.route))}
 		header = http.Header{"Connection": {"close"}}
 	case r.Context().Err() != nil:
 		st.decision, st.reason, st.status = "client_closed", "client went away: "+err.Error(), 499
 		return
 	default:
-		status, reason, decision = http.StatusInternalServerError, "internal error: "+err.Error(), "error"
+		status, reason, decision, code = http.StatusInternalServerError, "internal error: "+err.Error(), "error", rejectcode.InternalError
 		hide = !explain
 	}
 	if decision == "" {
@@ -526,11 +534,11 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 	}
 	h["Cache-Control"] = noStore
 	if hide {
-		writeJSON(st, status, errorBody(status, ""))
+		writeJSON(st, status, errorBody(status, "", ""))
 		return
 	}
 	if len(details) == 0 {
-		writeJSON(st, status, errorBody(status, reason))
+		writeJSON(st, status, errorBody(status, code, reason))
 		return
 	}
 	m := make(map[string]any, len(details)+2)
@@ -538,10 +546,13 @@ func (g *Gateway) writeError(st *reqState, r *http.Request, err error) {
 		m[k] = v
 	}
 	m["error"] = http.StatusText(status)
+	if code != "" {
+		m["code"] = code
+	}
 	m["reason"] = reason
 	body, mErr := json.Marshal(m)
 	if mErr != nil {
-		body = errorBody(status, reason)
+		body = errorBody(status, code, reason)
 	} else {
 		body = append(body, '\n')
 	}

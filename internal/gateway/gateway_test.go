@@ -22,6 +22,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // testKind is a verifier for the frame's tests: "X-Test-Token: good-NAME"
@@ -41,13 +42,13 @@ func (k testKind) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identity
 	k.calls.Add(1)
 	tok := r.Header.Get("X-Test-Token")
 	if tok == "" {
-		rej := auth.Unauthorized("no X-Test-Token header").With("hint", "send X-Test-Token: good-NAME")
+		rej := auth.Unauthorized(rejectcode.MissingBearer, "no X-Test-Token header").With("hint", "send X-Test-Token: good-NAME")
 		rej.Header = http.Header{"Www-Authenticate": {`Test realm="gw"`}}
 		return nil, rej
 	}
 	name, ok := strings.CutPrefix(tok, "good-")
 	if !ok {
-		return nil, auth.Reject("token is not good").With("expected", "good-NAME")
+		return nil, auth.Reject(rejectcode.MalformedToken, "token is not good").With("expected", "good-NAME")
 	}
 	r.Header.Del("X-Test-Token")
 	return &auth.Identity{Kind: "test", Principal: name, Claims: map[string]any{"sub": name}}, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Handler is the gateway's internal handler shape (as in caddy): it returns
@@ -42,10 +43,14 @@ func chain(h Handler, mws ...Middleware) Handler {
 // {"error": StatusText(Status), "reason": Reason}.
 type HTTPError struct {
 	Status   int
-	Reason   string      // one line, shown to the client (unless hidden by explain: false)
-	Decision string      // request-log decision, e.g. "rate_limited"
-	Header   http.Header // extra response headers (Retry-After, Allow)
-	Err      error       // cause, for errors.Is/As; never shown
+	Reason   string // one line, shown to the client (unless hidden by explain: false)
+	Decision string // request-log decision, e.g. "rate_limited"
+	// Code is the client-facing rejection code; empty means Decision
+	// (docs/gateway.md, "Rejection codes").
+	Code    rejectcode.Code
+	Details map[string]any // extra JSON fields, e.g. "limit"
+	Header  http.Header    // extra response headers (Retry-After, Allow)
+	Err     error          // cause, for errors.Is/As; never shown
 	// Internal marks a reason that explain: false hides (upstream details).
 	Internal bool
 }
@@ -175,10 +180,14 @@ var (
 
 // errorBody renders {"error": ..., "reason": ...} without reflection: the
 // gateway's refusals (404, 429, 413) are on the hot path of a load test.
-func errorBody(status int, reason string) []byte {
-	b := make([]byte, 0, 48+len(reason))
+func errorBody(status int, code rejectcode.Code, reason string) []byte {
+	b := make([]byte, 0, 64+len(code)+len(reason))
 	b = append(b, `{"error":`...)
 	b = appendJSONString(b, http.StatusText(status))
+	if code != "" {
+		b = append(b, `,"code":`...)
+		b = appendJSONString(b, string(code))
+	}
 	if reason != "" {
 		b = append(b, `,"reason":`...)
 		b = appendJSONString(b, reason)

@@ -15,6 +15,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/stsverify"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/turnstile"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // DefaultKinds returns the auth kinds the gateway knows, by the name used in
@@ -78,5 +79,5 @@ func NotImplemented(kind string) auth.Factory {
 type notImplemented struct{ kind string }
 
 func (n notImplemented) Verify(http.ResponseWriter, *http.Request) (*auth.Identity, error) {
-	return nil, auth.Reject("auth kind %s not implemented yet", n.kind)
+	return nil, auth.Reject(rejectcode.KindNotImplemented, "auth kind %s not implemented yet", n.kind).With("kind", n.kind)
 }

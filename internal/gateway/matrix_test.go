@@ -22,6 +22,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/googleverify"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // attack is one row of the attack matrix: a request that must be refused
@@ -229,6 +230,30 @@ func TestAttackMatrix(t *testing.T) {
 	if len(cases) < 60 {
 		t.Fatalf("the matrix has %d cases, want at least 60", len(cases))
 	}
+	// The stable code each verifier and the frame answer beside the reason
+	// (docs/gateway.md, "Rejection codes"); every other refusal must carry
+	// some code too.
+	wantCode := map[string]rejectcode.Code{
+		"rebinding host on mailbox": "wrong_host", "dot-dot": "bad_path", "unknown route": rejectcode.NoRoute,
+		"foreign origin": rejectcode.CORSRefused, "declared body too large": rejectcode.TooLarge, "chunked bad size": rejectcode.BadBody,
+		"sigv4 unsigned": rejectcode.MissingSigV4, "sigv4 bearer": rejectcode.NotSigV4, "sigv4 sigv4a": rejectcode.MalformedSigV4,
+		"sigv4 tampered body": rejectcode.PayloadHashMismatch, "sigv4 wrong secret": rejectcode.SignatureMismatch,
+		"sigv4 unknown key": rejectcode.UnknownAccessKey, "sigv4 wrong region": rejectcode.RegionMismatch,
+		"sigv4 wrong service": rejectcode.ServiceMismatch, "sigv4 stale": rejectcode.ClockSkew, "sigv4 future": rejectcode.ClockSkew,
+		"sigv4 unsigned amz header": rejectcode.HeaderNotSigned, "sigv4 malformed authorization": rejectcode.MalformedSigV4,
+		"sigv4 unsigned payload on lambda": rejectcode.UnsignedPayload,
+		"sts no proof":                     rejectcode.MissingSTSIdentity, "sts garbage": rejectcode.MalformedProof,
+		"sts not-allowlisted principal": rejectcode.PrincipalNotAllowed, "sts foreign host": rejectcode.STSEndpointRefused,
+		"sts tampered signature": rejectcode.STSRefused, "sts stale proof": rejectcode.ProofExpired, "sts bad k8s token": rejectcode.MalformedProof,
+		"google no token": rejectcode.MissingGoogleToken, "google alg none": rejectcode.MalformedToken,
+		"google foreign key": rejectcode.UnknownKeyID, "google forged with known kid": rejectcode.TokenSignatureInvalid,
+		"google expired": rejectcode.TokenExpired, "google wrong audience": rejectcode.AudienceMismatch,
+		"google wrong issuer": rejectcode.IssuerMismatch, "google truncated": rejectcode.MalformedToken,
+		"jwt no token": rejectcode.MissingBearer, "jwt not a JWT": rejectcode.MalformedToken, "jwt alg none": rejectcode.MalformedToken,
+		"jwt foreign key": rejectcode.TokenSignatureInvalid, "jwt wrong issuer": rejectcode.IssuerMismatch,
+		"cf nothing": rejectcode.MissingCFAccess, "cf wrong secret": rejectcode.ServiceTokenSecret,
+		"cf unknown client": rejectcode.UnknownServiceToken, "cf forged token": rejectcode.TokenSignatureInvalid,
+	}
 	for _, c := range cases {
 		method := c.method
 		if method == "" {
@@ -260,6 +285,13 @@ func TestAttackMatrix(t *testing.T) {
 		var m map[string]any
 		_ = json.Unmarshal([]byte(body), &m)
 		reason, _ := m["reason"].(string)
+		code, _ := m["code"].(string)
+		if want, ok := wantCode[c.name]; ok && code != string(want) {
+			t.Errorf("%s: code %q, want %q (%s)", c.name, code, want, short(body))
+		}
+		if reason != "" && code == "" {
+			t.Errorf("%s: %d refused without a code: %s", c.name, status, short(body))
+		}
 		switch {
 		case status >= 500 || status < 400:
 			t.Errorf("%s: %d %s, want a 4xx", c.name, status, short(body))

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // ---- builtin:echo ----
@@ -448,13 +449,14 @@ func (p *proxyOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		return r.Context().Err()
 	case isTimeout(err):
 		return &HTTPError{Status: http.StatusGatewayTimeout, Decision: "upstream_timeout", Internal: true, Err: err,
-			Reason: "upstream " + p.label + " did not answer within " + p.timeout.String()}
+			Reason:  "upstream " + p.label + " did not answer within " + p.timeout.String(),
+			Details: map[string]any{"upstream": p.label, "timeout": p.timeout.String()}}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &HTTPError{Status: http.StatusBadGateway, Decision: "upstream_error", Internal: true, Err: err,
-			Reason: "upstream " + p.label + " refused the connection"}
+		return &HTTPError{Status: http.StatusBadGateway, Decision: "upstream_error", Code: rejectcode.UpstreamRefused, Internal: true, Err: err,
+			Reason: "upstream " + p.label + " refused the connection", Details: map[string]any{"upstream": p.label}}
 	}
 	return &HTTPError{Status: http.StatusBadGateway, Decision: "upstream_error", Internal: true, Err: err,
-		Reason: "upstream " + p.label + " failed: " + err.Error()}
+		Reason: "upstream " + p.label + " failed: " + err.Error(), Details: map[string]any{"upstream": p.label}}
 }
 
 func isTimeout(err error) bool {

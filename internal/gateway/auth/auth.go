@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Identity is what a verifier proved about the caller. It is passed to the
@@ -22,25 +24,26 @@ type Identity struct {
 }
 
 // Rejection is the error a Verifier returns for a request it refuses. The
-// frame answers it as JSON: {"error": http.StatusText, "reason": Reason,
-// ...Details}, unless the route has explain: false.
+// frame answers it as JSON: {"error": http.StatusText, "code": Code,
+// "reason": Reason, ...Details}, unless the route has explain: false.
 type Rejection struct {
-	Status  int            // 401 or 403 (0 means 403)
-	Reason  string         // one line, e.g. "signature mismatch"
-	Details map[string]any // extra JSON fields, e.g. "expected canonical request"
-	Header  http.Header    // extra response headers, e.g. WWW-Authenticate
+	Status  int             // 401 or 403 (0 means 403)
+	Code    rejectcode.Code // stable cause for programs (and explain), e.g. "signature_mismatch"
+	Reason  string          // one line for people, e.g. "signature mismatch"
+	Details map[string]any  // extra JSON fields, e.g. "expected canonical request"
+	Header  http.Header     // extra response headers, e.g. WWW-Authenticate
 }
 
 func (r *Rejection) Error() string { return r.Reason }
 
 // Reject builds a 403 Rejection.
-func Reject(format string, args ...any) *Rejection {
-	return &Rejection{Status: http.StatusForbidden, Reason: fmt.Sprintf(format, args...)}
+func Reject(code rejectcode.Code, format string, args ...any) *Rejection {
+	return &Rejection{Status: http.StatusForbidden, Code: code, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Unauthorized builds a 401 Rejection (no credential at all).
-func Unauthorized(format string, args ...any) *Rejection {
-	return &Rejection{Status: http.StatusUnauthorized, Reason: fmt.Sprintf(format, args...)}
+func Unauthorized(code rejectcode.Code, format string, args ...any) *Rejection {
+	return &Rejection{Status: http.StatusUnauthorized, Code: code, Reason: fmt.Sprintf(format, args...)}
 }
 
 // With adds a detail field and returns r.

@@ -39,7 +39,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net"
 	"net/http"
 	"net/url"
@@ -47,10 +46,13 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gwcurl/gwcurl/internal/lazyre"
+
 	"github.com/golang-jwt/jwt/v5"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Header and cookie names, as Cloudflare spells them.
@@ -337,7 +339,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 	switch {
 	case p.hasID || p.hasSecret:
 		if p.clientID == "" || p.clientSecret == "" {
-			return nil, reject(auth.Reject("%s", reasonMissing).With("missing", missingHeader(p)))
+			return nil, reject(auth.Reject(rejectcode.MissingCFAccess, "%s", reasonMissing).With("missing", missingHeader(p)))
 		}
 		if rej := v.checkServiceToken(p.clientID, p.clientSecret); rej != nil {
 			return nil, reject(rej)
@@ -362,11 +364,11 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		var err error
 		claims, err = v.verifyToken(p.token)
 		if err != nil {
-			return nil, reject(auth.Reject("invalid CF_Authorization token: %s", err))
+			return nil, reject(auth.Reject(tokenCode(err), "invalid CF_Authorization token: %s", err))
 		}
 		token = p.token
 	default:
-		return nil, reject(auth.Reject("%s", reasonMissing).
+		return nil, reject(auth.Reject(rejectcode.MissingCFAccess, "%s", reasonMissing).
 			With("hint", "services send CF-Access-Client-Id and CF-Access-Client-Secret; people run `gwcurl login` and send the app token in cf-access-token"))
 	}
 
@@ -399,10 +401,10 @@ func (v *verifier) checkServiceToken(id, secret string) *auth.Rejection {
 	if !known {
 		// Compare anyway, so an unknown id costs the same as a wrong secret.
 		subtle.ConstantTimeCompare(got[:], want[:])
-		return auth.Reject("unknown service token client id %q", printable(id, 64))
+		return auth.Reject(rejectcode.UnknownServiceToken, "unknown service token client id %q", printable(id, 64)).With("client_id", printable(id, 64))
 	}
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return auth.Reject("invalid service token secret for client id %s", printable(id, 64))
+		return auth.Reject(rejectcode.ServiceTokenSecret, "invalid service token secret for client id %s", printable(id, 64)).With("client_id", printable(id, 64))
 	}
 	return nil
 }
@@ -424,7 +426,7 @@ func (v *verifier) verifyToken(raw string) (jwt.MapClaims, error) {
 		return nil, err
 	}
 	if typ, _ := claims["type"].(string); typ != "app" {
-		return nil, fmt.Errorf("claim type: want \"app\", got %q", printable(typ, 16))
+		return nil, fmt.Errorf("%w: want \"app\", got %q", errClaimType, printable(typ, 16))
 	}
 	email, _ := claims["email"].(string)
 	cn, _ := claims["common_name"].(string)
@@ -432,6 +434,29 @@ func (v *verifier) verifyToken(raw string) (jwt.MapClaims, error) {
 		return nil, errors.New("token names neither a user (email) nor a service token (common_name)")
 	}
 	return claims, nil
+}
+
+// errClaimType is an Access token of another type than "app" (an org token).
+var errClaimType = errors.New("claim type")
+
+// tokenCode is the rejection code of verifyToken's error: golang-jwt's
+// validation errors, or a token of the wrong type.
+func tokenCode(err error) rejectcode.Code {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return rejectcode.TokenExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return rejectcode.TokenNotYetValid
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return rejectcode.AudienceMismatch
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return rejectcode.IssuerMismatch
+	case errors.Is(err, errClaimType):
+		return rejectcode.WrongTokenType
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return rejectcode.TokenSignatureInvalid
+	}
+	return rejectcode.MalformedToken
 }
 
 // principal is who a minted token is for: a service token or a user.

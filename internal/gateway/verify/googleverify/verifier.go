@@ -40,6 +40,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Kind is the verifier's name in gateway configs.
@@ -162,7 +163,7 @@ func bearer(r *http.Request) (tok, header string, rej *auth.Rejection) {
 }
 
 func unauthorized(format string, args ...any) *auth.Rejection {
-	r := auth.Unauthorized(format, args...)
+	r := auth.Unauthorized(rejectcode.MissingGoogleToken, format, args...)
 	r.Header = http.Header{"Www-Authenticate": {`Bearer realm="google_id"`}}
 	return r
 }
@@ -210,29 +211,30 @@ func boolValue(v any) bool {
 func (v *Verifier) check(tok string) (map[string]any, time.Time, *auth.Rejection) {
 	j, err := splitJWT(tok)
 	if err != nil {
-		return nil, time.Time{}, auth.Reject("malformed token: %v", err)
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "malformed token: %v", err)
 	}
 	if alg := j.alg(); alg != "RS256" {
 		if alg == "" {
 			alg = "(none given)"
 		}
-		return nil, time.Time{}, auth.Reject("alg %s not allowed (want RS256)", alg)
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "alg %s not allowed (want RS256)", alg)
 	}
 	kid := j.kid()
 	pub, ok := v.state.publicKey(kid)
 	if !ok {
-		return nil, time.Time{}, auth.Reject("unknown key id %q", kid).With("known key ids", v.state.KeyIDs())
+		return nil, time.Time{}, auth.Reject(rejectcode.UnknownKeyID, "unknown key id %q", kid).With("kid", kid).With("known key ids", v.state.KeyIDs())
 	}
 	v.sigChecks.Add(1)
 	if err := j.verifyRS256(pub); err != nil {
-		return nil, time.Time{}, auth.Reject("signature mismatch (key id %s)", kid)
+		return nil, time.Time{}, auth.Reject(rejectcode.TokenSignatureInvalid, "signature mismatch (key id %s)", kid)
 	}
 	issuers := v.issuers
 	if issuers == nil {
 		issuers = v.state.acceptedIssuers()
 	}
 	if iss := j.str("iss"); !contains(issuers, iss) {
-		return nil, time.Time{}, auth.Reject("claim iss: want %s, got %q", strings.Join(issuers, " or "), iss)
+		return nil, time.Time{}, auth.Reject(rejectcode.IssuerMismatch, "claim iss: want %s, got %q", strings.Join(issuers, " or "), iss).
+			With("want", strings.Join(issuers, " or ")).With("got", iss)
 	}
 	auds := j.audiences()
 	matched := false
@@ -246,44 +248,48 @@ func (v *Verifier) check(tok string) (map[string]any, time.Time, *auth.Rejection
 		if len(auds) == 0 {
 			got = "(none)"
 		}
-		return nil, time.Time{}, auth.Reject("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), got).
+		return nil, time.Time{}, auth.Reject(rejectcode.AudienceMismatch, "claim aud: want %s, got %s", strings.Join(v.audiences, " or "), got).
+			With("want", strings.Join(v.audiences, " or ")).With("got", got).
 			With("hint", "the client must request an ID token for exactly this audience (gwcurl: --audience)")
 	}
 	now := v.now()
 	exp, ok, err := j.numericDate("exp")
 	if err != nil {
-		return nil, time.Time{}, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
 	}
 	if !ok {
-		return nil, time.Time{}, auth.Reject("claim exp: missing")
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "claim exp: missing")
 	}
 	if now.After(exp.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject("token expired at %s (now %s)", fmtTime(exp), fmtTime(now))
+		return nil, time.Time{}, auth.Reject(rejectcode.TokenExpired, "token expired at %s (now %s)", fmtTime(exp), fmtTime(now)).
+			With("at", fmtTime(exp)).With("now", fmtTime(now))
 	}
 	iat, ok, err := j.numericDate("iat")
 	if err != nil {
-		return nil, time.Time{}, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
 	}
 	if !ok {
-		return nil, time.Time{}, auth.Reject("claim iat: missing")
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "claim iat: missing")
 	}
 	if iat.After(now.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject("token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now))
+		return nil, time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now)).
+			With("claim", "iat").With("at", fmtTime(iat)).With("now", fmtTime(now))
 	}
 	if nbf, ok, err := j.numericDate("nbf"); err != nil {
-		return nil, time.Time{}, auth.Reject("%v", err)
+		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
 	} else if ok && nbf.After(now.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject("token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now))
+		return nil, time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now)).
+			With("claim", "nbf").With("at", fmtTime(nbf)).With("now", fmtTime(now))
 	}
 	if v.emails != nil {
 		email := j.str("email")
 		switch {
 		case email == "":
-			return nil, time.Time{}, auth.Reject("claim email: missing; the route allows only listed emails (service accounts: request the token with the email included)")
+			return nil, time.Time{}, auth.Reject(rejectcode.PrincipalNotAllowed, "claim email: missing; the route allows only listed emails (service accounts: request the token with the email included)")
 		case !j.boolClaim("email_verified"):
-			return nil, time.Time{}, auth.Reject("claim email_verified: %s is not verified", email)
+			return nil, time.Time{}, auth.Reject(rejectcode.PrincipalNotAllowed, "claim email_verified: %s is not verified", email)
 		case !v.emails[strings.ToLower(email)]:
-			return nil, time.Time{}, auth.Reject("email %s is not allowed on this route", email)
+			return nil, time.Time{}, auth.Reject(rejectcode.PrincipalNotAllowed, "email %s is not allowed on this route", email)
 		}
 	}
 	return j.claims, exp, nil

@@ -56,6 +56,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -360,20 +361,20 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 func (v *Verifier) bearer(r *http.Request) (string, *auth.Rejection) {
 	vals := r.Header.Values(v.header)
 	if len(vals) == 0 {
-		rej := auth.Unauthorized("missing bearer token in the %s header", v.header)
+		rej := auth.Unauthorized(rejectcode.MissingBearer, "missing bearer token in the %s header", v.header).With("header", v.header)
 		rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl"`}}
 		return "", rej
 	}
 	if len(vals) > 1 {
-		return "", invalidRequest("more than one %s header", v.header)
+		return "", invalidRequest(rejectcode.MalformedToken, "more than one %s header", v.header)
 	}
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", invalidRequest("the %s header must be \"Bearer <token>\"", v.header)
+		return "", invalidRequest(rejectcode.MalformedToken, "the %s header must be \"Bearer <token>\"", v.header)
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" || len(tok) > maxTokenBytes {
-		return "", invalidRequest("the bearer token is empty or too long")
+		return "", invalidRequest(rejectcode.MalformedToken, "the bearer token is empty or too long")
 	}
 	return tok, nil
 }
@@ -383,12 +384,12 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	jws, err := jose.ParseSignedCompact(raw, v.algs)
 	if err != nil {
 		if strings.Count(raw, ".") != 2 {
-			return nil, invalidToken("the bearer token is not a JWT")
+			return nil, invalidToken(rejectcode.MalformedToken, "the bearer token is not a JWT")
 		}
-		return nil, invalidToken("JWT signature algorithm not accepted (want %s): %v", algNames(v.algs), err)
+		return nil, invalidToken(rejectcode.MalformedToken, "JWT signature algorithm not accepted (want %s): %v", algNames(v.algs), err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, invalidToken("the JWT must carry exactly one signature")
+		return nil, invalidToken(rejectcode.MalformedToken, "the JWT must carry exactly one signature")
 	}
 	// The issuer is compared before the signature only to explain a token
 	// meant for another issuer (403, no point refreshing); nothing is
@@ -398,33 +399,36 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	}
 	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified) == nil {
 		if iss, _ := unverified.Iss.(string); iss != v.issuer {
-			return nil, forbidden("claim iss: want %s, got %s", v.issuer, quoteOrMissing(unverified.Iss))
+			return nil, forbidden(rejectcode.IssuerMismatch, "claim iss: want %s, got %s", v.issuer, quoteOrMissing(unverified.Iss)).
+				With("want", v.issuer).With("got", quoteOrMissing(unverified.Iss))
 		}
 	}
 	ks, err := v.keys.keySet(ctx)
 	if err != nil {
-		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Code: rejectcode.IdPUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
 			Header: http.Header{"Retry-After": {"5"}}}
 	}
 	payload, err := ks.VerifySignature(ctx, raw)
 	if err != nil && strings.HasPrefix(err.Error(), "fetching keys") && !errors.Is(err, errRefetchLimited) {
 		// The issuer's JWKS could not be fetched (go-oidc's "fetching
 		// keys ..."): an outage of the identity provider, not a bad token.
-		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
+		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Code: rejectcode.IdPUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
 			Header: http.Header{"Retry-After": {"5"}}}
 	}
 	if err != nil {
 		kid := jws.Signatures[0].Header.KeyID
-		return nil, invalidToken("signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err)
+		return nil, invalidToken(rejectcode.TokenSignatureInvalid, "signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err).
+			With("issuer", v.issuer).With("kid", kid)
 	}
 	var claims map[string]any
 	dec := json.NewDecoder(strings.NewReader(string(payload)))
 	dec.UseNumber()
 	if err := dec.Decode(&claims); err != nil {
-		return nil, invalidToken("the JWT payload is not a JSON object")
+		return nil, invalidToken(rejectcode.MalformedToken, "the JWT payload is not a JSON object")
 	}
 	if iss, _ := claims["iss"].(string); iss != v.issuer {
-		return nil, forbidden("claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"]))
+		return nil, forbidden(rejectcode.IssuerMismatch, "claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"])).
+			With("want", v.issuer).With("got", quoteOrMissing(claims["iss"]))
 	}
 	now := v.now()
 	// RFC 7519 §4.1.4-6: exp, nbf and iat are NumericDates; a value of
@@ -432,48 +436,55 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	for _, c := range []string{"exp", "nbf", "iat"} {
 		if val, present := claims[c]; present {
 			if _, ok := numericDate(val); !ok {
-				return nil, invalidToken("claim %s is not a NumericDate (seconds since the epoch): %s", c, shortJSON(val))
+				return nil, invalidToken(rejectcode.MalformedToken, "claim %s is not a NumericDate (seconds since the epoch): %s", c, shortJSON(val))
 			}
 		}
 	}
 	exp, ok := numericDate(claims["exp"])
 	if !ok {
-		return nil, invalidToken("claim exp is missing")
+		return nil, invalidToken(rejectcode.MalformedToken, "claim exp is missing")
 	}
 	if !now.Before(exp.Add(v.leeway)) {
-		return nil, invalidToken("token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second))
+		return nil, invalidToken(rejectcode.TokenExpired, "token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second)).
+			With("at", exp.UTC().Format(time.RFC3339)).With("now", now.UTC().Format(time.RFC3339))
 	}
 	future := max(v.leeway, defaultFutureLeeway)
 	if nbf, ok := numericDate(claims["nbf"]); ok && nbf.After(now.Add(future)) {
-		return nil, invalidToken("token not valid before %s", nbf.UTC().Format(time.RFC3339))
+		return nil, invalidToken(rejectcode.TokenNotYetValid, "token not valid before %s", nbf.UTC().Format(time.RFC3339)).
+			With("claim", "nbf").With("at", nbf.UTC().Format(time.RFC3339))
 	}
 	if iat, ok := numericDate(claims["iat"]); ok && iat.After(now.Add(future)) {
-		return nil, invalidToken("claim iat is in the future (%s): check the clocks", iat.UTC().Format(time.RFC3339))
+		return nil, invalidToken(rejectcode.TokenNotYetValid, "claim iat is in the future (%s): check the clocks", iat.UTC().Format(time.RFC3339)).
+			With("claim", "iat").With("at", iat.UTC().Format(time.RFC3339))
 	}
 	use, _ := claims["token_use"].(string)
 	if v.tokenUse != "" && use != v.tokenUse {
-		return nil, forbidden("claim token_use: want %s, got %s", v.tokenUse, quoteOrMissing(claims["token_use"]))
+		return nil, forbidden(rejectcode.WrongTokenType, "claim token_use: want %s, got %s", v.tokenUse, quoteOrMissing(claims["token_use"])).
+			With("want", v.tokenUse).With("got", quoteOrMissing(claims["token_use"]))
 	}
 	aud := audience(claims["aud"])
 	if len(v.clientIDs) > 0 {
 		if use == "access" || (use == "" && len(aud) == 0) {
 			cid, _ := claims["client_id"].(string)
 			if !slices.Contains(v.clientIDs, cid) {
-				return nil, forbidden("claim client_id: want %s, got %s", strings.Join(v.clientIDs, " or "), quoteOrMissing(claims["client_id"]))
+				return nil, forbidden(rejectcode.AudienceMismatch, "claim client_id: want %s, got %s", strings.Join(v.clientIDs, " or "), quoteOrMissing(claims["client_id"])).
+					With("want", strings.Join(v.clientIDs, " or ")).With("got", quoteOrMissing(claims["client_id"]))
 			}
 		} else if !overlaps(aud, v.clientIDs) {
-			return nil, forbidden("claim aud: want %s, got %s", strings.Join(v.clientIDs, " or "), audString(aud))
+			return nil, forbidden(rejectcode.AudienceMismatch, "claim aud: want %s, got %s", strings.Join(v.clientIDs, " or "), audString(aud)).
+				With("want", strings.Join(v.clientIDs, " or ")).With("got", audString(aud))
 		}
 	}
 	if len(v.audiences) > 0 && !overlaps(aud, v.audiences) {
-		return nil, forbidden("claim aud: want %s, got %s", strings.Join(v.audiences, " or "), audString(aud))
+		return nil, forbidden(rejectcode.AudienceMismatch, "claim aud: want %s, got %s", strings.Join(v.audiences, " or "), audString(aud)).
+			With("want", strings.Join(v.audiences, " or ")).With("got", audString(aud))
 	}
 	if len(v.scopes) > 0 {
 		scope, _ := claims["scope"].(string)
 		have := strings.Fields(scope)
 		for _, s := range v.scopes {
 			if !slices.Contains(have, s) {
-				rej := forbidden("claim scope: missing %s (have %q)", s, scope)
+				rej := forbidden(rejectcode.InsufficientScope, "claim scope: missing %s (have %q)", s, scope).With("want", s)
 				rej.Header = http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, strings.Join(v.scopes, " "))}}
 				return nil, rej
 			}
@@ -562,20 +573,20 @@ func algNames(a []jose.SignatureAlgorithm) string {
 
 // invalidToken is a 401 telling the client its token is unusable (RFC
 // 6750 §3.1): a client holding a refresh token refreshes and retries once.
-func invalidToken(format string, args ...any) *auth.Rejection {
-	rej := auth.Unauthorized(format, args...)
+func invalidToken(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+	rej := auth.Unauthorized(code, format, args...)
 	rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl", error="invalid_token", error_description=` + quoteHeader(rej.Reason)}}
 	return rej
 }
 
-func invalidRequest(format string, args ...any) *auth.Rejection {
-	rej := auth.Unauthorized(format, args...)
+func invalidRequest(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+	rej := auth.Unauthorized(code, format, args...)
 	rej.Header = http.Header{"Www-Authenticate": {`Bearer realm="gwcurl", error="invalid_request"`}}
 	return rej
 }
 
-func forbidden(format string, args ...any) *auth.Rejection {
-	return auth.Reject(format, args...)
+func forbidden(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+	return auth.Reject(code, format, args...)
 }
 
 // quoteHeader makes a quoted-string of s for an auth-param: printable

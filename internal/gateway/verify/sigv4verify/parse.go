@@ -8,6 +8,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Query parameters of query authentication, matched case-insensitively so
@@ -42,9 +43,9 @@ func parseAuth(r *http.Request, params []awsv4.QueryParam, service string) (*cre
 	case len(authz) == 0 && !qauth:
 		return nil, noAuthentication(service)
 	case len(authz) > 0 && qauth:
-		return nil, auth.Reject("both an Authorization header and query-string authentication (X-Amz-*) were sent: use exactly one")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "both an Authorization header and query-string authentication (X-Amz-*) were sent: use exactly one")
 	case len(authz) > 1:
-		return nil, auth.Reject("the Authorization header was sent %d times", len(authz))
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "the Authorization header was sent %d times", len(authz))
 	case qauth:
 		return parseQueryAuth(params)
 	}
@@ -55,7 +56,7 @@ func parseAuth(r *http.Request, params []awsv4.QueryParam, service string) (*cre
 // function URLs and API Gateway answer it (never 401), with their JSON
 // message field alongside the gateway's reason.
 func noAuthentication(service string) *auth.Rejection {
-	rej := auth.Reject("missing AWS SigV4 authentication: no Authorization header and no X-Amz-Signature query parameter")
+	rej := auth.Reject(rejectcode.MissingSigV4, "missing AWS SigV4 authentication: no Authorization header and no X-Amz-Signature query parameter")
 	switch service {
 	case "execute-api":
 		rej.Header = http.Header{"X-Amzn-Errortype": {"MissingAuthenticationTokenException"}}
@@ -72,30 +73,30 @@ func parseHeaderAuth(r *http.Request, h string, params []awsv4.QueryParam) (*cre
 	switch alg {
 	case awsv4.Algorithm:
 	case "AWS4-ECDSA-P256-SHA256":
-		return nil, auth.Reject("SigV4a (AWS4-ECDSA-P256-SHA256) is not accepted on this route: sign with SigV4 (AWS4-HMAC-SHA256)")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "SigV4a (AWS4-ECDSA-P256-SHA256) is not accepted on this route: sign with SigV4 (AWS4-HMAC-SHA256)")
 	default:
-		return nil, auth.Unauthorized("the Authorization header is not AWS SigV4 (want %q, got %q)", awsv4.Algorithm+" Credential=...", redactScheme(alg))
+		return nil, auth.Unauthorized(rejectcode.NotSigV4, "the Authorization header is not AWS SigV4 (want %q, got %q)", awsv4.Algorithm+" Credential=...", redactScheme(alg))
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
 		part = strings.TrimSpace(part)
 		name, val, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, auth.Reject("malformed Authorization header: %q is not Name=Value", shorten(part))
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %q is not Name=Value", shorten(part))
 		}
 		switch name {
 		case "Credential", "SignedHeaders", "Signature":
 		default:
-			return nil, auth.Reject("malformed Authorization header: unexpected field %q (want Credential, SignedHeaders, Signature)", shorten(name))
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: unexpected field %q (want Credential, SignedHeaders, Signature)", shorten(name))
 		}
 		if _, dup := fields[name]; dup {
-			return nil, auth.Reject("malformed Authorization header: %s appears twice", name)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s appears twice", name)
 		}
 		fields[name] = val
 	}
 	for _, n := range []string{"Credential", "SignedHeaders", "Signature"} {
 		if _, ok := fields[n]; !ok {
-			return nil, auth.Reject("malformed Authorization header: %s is missing", n)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s is missing", n)
 		}
 	}
 	c := &credential{params: params}
@@ -122,11 +123,11 @@ func parseHeaderAuth(r *http.Request, h string, params []awsv4.QueryParam) (*cre
 			return nil, err
 		}
 		if d == "" {
-			return nil, auth.Reject("missing X-Amz-Date header")
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "missing X-Amz-Date header")
 		}
 		t, err := http.ParseTime(d)
 		if err != nil {
-			return nil, auth.Reject("Date header %q is not an HTTP date", shorten(d))
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "Date header %q is not an HTTP date", shorten(d))
 		}
 		c.time, c.amzDate = t.UTC(), t.UTC().Format(awsv4.TimeFormat)
 	}
@@ -146,10 +147,10 @@ func parseQueryAuth(params []awsv4.QueryParam) (*credential, error) {
 			continue
 		}
 		if p.Key != n {
-			return nil, auth.Reject("query parameter %q must be spelled %s", shorten(p.Key), n)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "query parameter %q must be spelled %s", shorten(p.Key), n)
 		}
 		if _, dup := got[n]; dup {
-			return nil, auth.Reject("query parameter %s appears twice", n)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "query parameter %s appears twice", n)
 		}
 		got[n] = p.Value
 		if n != awsv4.QuerySignature {
@@ -158,11 +159,11 @@ func parseQueryAuth(params []awsv4.QueryParam) (*credential, error) {
 	}
 	for _, n := range []string{awsv4.QueryAlgorithm, awsv4.QueryCredential, awsv4.QueryDate, awsv4.QueryExpires, awsv4.QuerySignedHeaders, awsv4.QuerySignature} {
 		if _, ok := got[n]; !ok {
-			return nil, auth.Reject("presigned request lacks the %s query parameter", n)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "presigned request lacks the %s query parameter", n)
 		}
 	}
 	if alg := got[awsv4.QueryAlgorithm]; alg != awsv4.Algorithm {
-		return nil, auth.Reject("X-Amz-Algorithm %q is not supported (want %s)", shorten(alg), awsv4.Algorithm)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "X-Amz-Algorithm %q is not supported (want %s)", shorten(alg), awsv4.Algorithm)
 	}
 	if err := c.parseCredential(got[awsv4.QueryCredential]); err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func parseQueryAuth(params []awsv4.QueryParam) (*credential, error) {
 	exp := got[awsv4.QueryExpires]
 	n, err := strconv.Atoi(exp)
 	if err != nil || n < 1 || n > awsv4.MaxPresignExpires || strings.TrimLeft(exp, "0123456789") != "" {
-		return nil, auth.Reject("X-Amz-Expires %q must be a whole number of seconds from 1 to %d", shorten(exp), awsv4.MaxPresignExpires)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "X-Amz-Expires %q must be a whole number of seconds from 1 to %d", shorten(exp), awsv4.MaxPresignExpires)
 	}
 	c.expires = n
 	c.token = got[awsv4.QuerySecurityToken]
@@ -189,15 +190,15 @@ func parseQueryAuth(params []awsv4.QueryParam) (*credential, error) {
 func (c *credential) parseCredential(s string) error {
 	parts := strings.Split(s, "/")
 	if len(parts) != 5 || parts[4] != awsv4.ScopeTerminator {
-		return auth.Reject("malformed credential %q: want ACCESS_KEY/YYYYMMDD/region/service/aws4_request", shorten(s))
+		return auth.Reject(rejectcode.MalformedSigV4, "malformed credential %q: want ACCESS_KEY/YYYYMMDD/region/service/aws4_request", shorten(s))
 	}
 	for i, p := range parts[:4] {
 		if p == "" {
-			return auth.Reject("malformed credential %q: part %d is empty", shorten(s), i+1)
+			return auth.Reject(rejectcode.MalformedSigV4, "malformed credential %q: part %d is empty", shorten(s), i+1)
 		}
 	}
 	if _, err := time.Parse(awsv4.DateFormat, parts[1]); err != nil || len(parts[1]) != 8 {
-		return auth.Reject("malformed credential scope date %q: want YYYYMMDD", shorten(parts[1]))
+		return auth.Reject(rejectcode.MalformedSigV4, "malformed credential scope date %q: want YYYYMMDD", shorten(parts[1]))
 	}
 	c.accessKeyID, c.scopeDate, c.region, c.service = parts[0], parts[1], parts[2], parts[3]
 	return nil
@@ -205,15 +206,15 @@ func (c *credential) parseCredential(s string) error {
 
 func (c *credential) parseSignedHeaders(s string) error {
 	if s == "" {
-		return auth.Reject("SignedHeaders is empty")
+		return auth.Reject(rejectcode.MalformedSigV4, "SignedHeaders is empty")
 	}
 	names := strings.Split(s, ";")
 	for i, n := range names {
 		if n == "" || n != strings.ToLower(n) || strings.ContainsAny(n, " \t:") {
-			return auth.Reject("SignedHeaders %q: header names must be lower-case tokens", shorten(s))
+			return auth.Reject(rejectcode.MalformedSigV4, "SignedHeaders %q: header names must be lower-case tokens", shorten(s))
 		}
 		if i > 0 && names[i-1] >= n {
-			return auth.Reject("SignedHeaders %q must be sorted and without duplicates", shorten(s))
+			return auth.Reject(rejectcode.MalformedSigV4, "SignedHeaders %q must be sorted and without duplicates", shorten(s))
 		}
 	}
 	c.signedHeaders = names
@@ -222,7 +223,7 @@ func (c *credential) parseSignedHeaders(s string) error {
 
 func (c *credential) parseSignature(s string) error {
 	if !awsv4.IsHexSHA256(s) {
-		return auth.Reject("malformed signature: want 64 lower-case hex digits")
+		return auth.Reject(rejectcode.MalformedSigV4, "malformed signature: want 64 lower-case hex digits")
 	}
 	c.signature = s
 	return nil
@@ -231,7 +232,7 @@ func (c *credential) parseSignature(s string) error {
 func (c *credential) parseDate(s, field string) error {
 	t, err := time.Parse(awsv4.TimeFormat, s)
 	if err != nil || len(s) != len(awsv4.TimeFormat) {
-		return auth.Reject("%s %q is not in the form YYYYMMDDTHHMMSSZ", field, shorten(s))
+		return auth.Reject(rejectcode.MalformedSigV4, "%s %q is not in the form YYYYMMDDTHHMMSSZ", field, shorten(s))
 	}
 	c.time, c.amzDate = t, s
 	return nil

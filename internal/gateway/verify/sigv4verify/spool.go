@@ -12,6 +12,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // bodyHash is the SHA-256 of a request body that has been read and put back.
@@ -75,7 +76,7 @@ func bodyErr(err error) error {
 	if errors.As(err, &mb) {
 		return err
 	}
-	return auth.Reject("reading the request body failed: %v", err)
+	return auth.Reject(rejectcode.BadBody, "reading the request body failed: %v", err)
 }
 
 // tempBody is a spooled body on disk; Close removes the file if it could

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // checkChunks verifies an S3 streaming upload (x-amz-content-sha256:
@@ -19,14 +20,14 @@ import (
 // then handed on, so a bad chunk anywhere refuses the whole request with 403
 // and the origin never receives part of it. The origin gets the decoded body
 // with its real length and SHA-256, and no aws-chunked encoding.
-func (v *Verifier) checkChunks(r *http.Request, secret string, cred *credential, reject func(string, ...any) *auth.Rejection) error {
+func (v *Verifier) checkChunks(r *http.Request, secret string, cred *credential, reject func(rejectcode.Code, string, ...any) *auth.Rejection) error {
 	dl, err := singleHeader(r, "X-Amz-Decoded-Content-Length")
 	if err != nil {
 		return err
 	}
 	n, perr := strconv.ParseInt(dl, 10, 64)
 	if dl == "" || perr != nil || n < 0 {
-		return reject("a streaming upload needs x-amz-decoded-content-length (got %q)", dl)
+		return reject(rejectcode.MalformedSigV4, "a streaming upload needs x-amz-decoded-content-length (got %q)", dl)
 	}
 	enc, rest := false, []string{}
 	for _, val := range r.Header.Values("Content-Encoding") {
@@ -40,7 +41,7 @@ func (v *Verifier) checkChunks(r *http.Request, secret string, cred *credential,
 		}
 	}
 	if !enc {
-		return reject("a streaming upload needs Content-Encoding: aws-chunked")
+		return reject(rejectcode.MalformedSigV4, "a streaming upload needs Content-Encoding: aws-chunked")
 	}
 	chain := awsv4.ChunkChain{
 		Key:   awsv4.SigningKey(secret, cred.scopeDate, cred.region, cred.service),
@@ -61,7 +62,7 @@ func (v *Verifier) checkChunks(r *http.Request, secret string, cred *credential,
 		var rj *auth.Rejection
 		if errors.As(err, &rj) && strings.Contains(rj.Reason, awsv4.ErrChunk.Error()) {
 			_, detail, _ := strings.Cut(rj.Reason, awsv4.ErrChunk.Error()+": ")
-			return reject("streaming upload refused: %s", detail)
+			return reject(rejectcode.ChunkRefused, "streaming upload refused: %s", detail)
 		}
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // isV4A reports whether r is signed with SigV4a (header or query form).
@@ -50,16 +51,16 @@ func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
 	fields := map[string]string{}
 	if h := r.Header.Values("Authorization"); len(h) > 0 {
 		if len(h) > 1 {
-			return nil, auth.Reject("the Authorization header was sent %d times", len(h))
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "the Authorization header was sent %d times", len(h))
 		}
 		_, rest, _ := strings.Cut(strings.TrimSpace(h[0]), " ")
 		for _, part := range strings.Split(rest, ",") {
 			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if !ok || (name != "Credential" && name != "SignedHeaders" && name != "Signature") {
-				return nil, auth.Reject("malformed SigV4a Authorization header: %q", shorten(part))
+				return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed SigV4a Authorization header: %q", shorten(part))
 			}
 			if _, dup := fields[name]; dup {
-				return nil, auth.Reject("malformed Authorization header: %s appears twice", name)
+				return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s appears twice", name)
 			}
 			fields[name] = val
 		}
@@ -83,10 +84,10 @@ func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
 					n = awsv4.QueryRegionSet
 				}
 				if p.Key != n {
-					return nil, auth.Reject("query parameter %q must be spelled %s", shorten(p.Key), n)
+					return nil, auth.Reject(rejectcode.MalformedSigV4, "query parameter %q must be spelled %s", shorten(p.Key), n)
 				}
 				if _, dup := got[n]; dup {
-					return nil, auth.Reject("query parameter %s appears twice", n)
+					return nil, auth.Reject(rejectcode.MalformedSigV4, "query parameter %s appears twice", n)
 				}
 				got[n] = p.Value
 			}
@@ -98,34 +99,34 @@ func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
 		c.amzDate, c.token, c.regions = got[awsv4.QueryDate], got[awsv4.QuerySecurityToken], got[awsv4.QueryRegionSet]
 		n, err := strconv.Atoi(got[awsv4.QueryExpires])
 		if err != nil || n < 1 || n > awsv4.MaxPresignExpires {
-			return nil, auth.Reject("X-Amz-Expires %q must be a whole number of seconds from 1 to %d", shorten(got[awsv4.QueryExpires]), awsv4.MaxPresignExpires)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "X-Amz-Expires %q must be a whole number of seconds from 1 to %d", shorten(got[awsv4.QueryExpires]), awsv4.MaxPresignExpires)
 		}
 		c.expires = n
 	}
 	parts := strings.Split(fields["Credential"], "/")
 	if len(parts) != 4 || parts[3] != awsv4.ScopeTerminator || parts[0] == "" || parts[2] == "" {
-		return nil, auth.Reject("malformed SigV4a credential %q: want ACCESS_KEY/YYYYMMDD/service/aws4_request", shorten(fields["Credential"]))
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed SigV4a credential %q: want ACCESS_KEY/YYYYMMDD/service/aws4_request", shorten(fields["Credential"]))
 	}
 	c.accessKeyID, c.scopeDate, c.service = parts[0], parts[1], parts[2]
 	sh := fields["SignedHeaders"]
 	if sh == "" {
-		return nil, auth.Reject("SignedHeaders is empty")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "SignedHeaders is empty")
 	}
 	c.signedHeaders = strings.Split(sh, ";")
 	if !sort.StringsAreSorted(c.signedHeaders) || strings.ToLower(sh) != sh {
-		return nil, auth.Reject("SignedHeaders %q must be sorted lower-case names", shorten(sh))
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "SignedHeaders %q must be sorted lower-case names", shorten(sh))
 	}
 	c.signature = fields["Signature"]
 	if c.signature == "" || len(c.signature) > 144 || strings.Trim(c.signature, "0123456789abcdef") != "" {
-		return nil, auth.Reject("malformed SigV4a signature: want the lower-case hex of an ASN.1 ECDSA signature")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed SigV4a signature: want the lower-case hex of an ASN.1 ECDSA signature")
 	}
 	t, err := time.Parse(awsv4.TimeFormat, c.amzDate)
 	if err != nil {
-		return nil, auth.Reject("missing or malformed X-Amz-Date %q", shorten(c.amzDate))
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "missing or malformed X-Amz-Date %q", shorten(c.amzDate))
 	}
 	c.time = t
 	if c.regions == "" {
-		return nil, auth.Reject("SigV4a request without X-Amz-Region-Set")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "SigV4a request without X-Amz-Region-Set")
 	}
 	return c, nil
 }
@@ -139,7 +140,7 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	now := v.clock()
 	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
 	if err != nil {
-		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
 	}
 	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
 	if err != nil {
@@ -150,10 +151,10 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	switch {
 	case claimed == awsv4.UnsignedPayload:
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject("streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
-			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
 		}
 	case cred.presigned && v.mode == awsv4.PathS3:
 		payload = awsv4.UnsignedPayload
@@ -171,7 +172,7 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 		signedSet[name] = true
 		vals, ok := headerValues(r, name)
 		if !ok {
-			return nil, auth.Reject("signed header %s is not in the request", name)
+			return nil, auth.Reject(rejectcode.HeaderNotSigned, "signed header %s is not in the request", name)
 		}
 		trimmed := make([]string, len(vals))
 		for i, val := range vals {
@@ -183,43 +184,45 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	cr := canon.String()
 	scope := awsv4.ScopeV4A(cred.scopeDate, cred.service)
 	sts := awsv4.AlgorithmV4A + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(format string, args ...any) *auth.Rejection {
-		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
 	}
 
 	if cred.scopeDate != cred.amzDate[:8] {
-		return nil, reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+		return nil, reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
 	}
 	if cred.service != v.opts.Service {
-		return nil, reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
+		return nil, reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
+			With("want", v.opts.Service).With("got", cred.service)
 	}
 	set, err := awsv4.ParseRegionSet(cred.regions)
 	if err != nil {
-		return nil, reject("X-Amz-Region-Set %q: %v", shorten(cred.regions), err)
+		return nil, reject(rejectcode.MalformedSigV4, "X-Amz-Region-Set %q: %v", shorten(cred.regions), err)
 	}
 	if v.opts.Region != "" && !awsv4.RegionSetCovers(set, v.opts.Region) {
-		return nil, reject("region set: signed for %s, which does not include the route's region %s", cred.regions, v.opts.Region)
+		return nil, reject(rejectcode.RegionMismatch, "region set: signed for %s, which does not include the route's region %s", cred.regions, v.opts.Region).
+			With("want", v.opts.Region).With("got", cred.regions)
 	}
 	if !cred.presigned && !signedSet["x-amz-region-set"] {
-		return nil, reject("x-amz-region-set is present but not signed")
+		return nil, reject(rejectcode.HeaderNotSigned, "x-amz-region-set is present but not signed")
 	}
 	if cred.presigned {
 		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-				With("gateway_time", now.UTC().Format(time.RFC3339))
+			return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+				With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 		if end := cred.time.Add(time.Duration(cred.expires) * time.Second); now.After(end) {
-			return nil, reject("presigned request expired at %s", end.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
+			return nil, reject(rejectcode.PresignExpired, "presigned request expired at %s", end.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-			With("gateway_time", now.UTC().Format(time.RFC3339))
+		return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+			With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 	if !signedSet["host"] {
-		return nil, reject("host is not signed (it must be listed in SignedHeaders)")
+		return nil, reject(rejectcode.HeaderNotSigned, "host is not signed (it must be listed in SignedHeaders)")
 	}
 	if !cred.presigned && !signedSet["x-amz-date"] {
-		return nil, reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+		return nil, reject(rejectcode.HeaderNotSigned, "the request date is not signed (x-amz-date must be listed in SignedHeaders)")
 	}
 	var amz []string
 	for k := range r.Header {
@@ -229,36 +232,36 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	}
 	if len(amz) > 0 {
 		sort.Strings(amz)
-		return nil, reject("%s is present but not signed", amz[0])
+		return nil, reject(rejectcode.HeaderNotSigned, "%s is present but not signed", amz[0])
 	}
 	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
+		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
 	}
 	key, ok := v.keys[cred.accessKeyID]
 	if !ok {
-		return nil, reject("unknown access key %s", cred.accessKeyID)
+		return nil, reject(rejectcode.UnknownAccessKey, "unknown access key %s", cred.accessKeyID).With("access_key_id", cred.accessKeyID)
 	}
 	switch {
 	case key.SessionToken != "" && cred.token == "":
-		return nil, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
 	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
-		return nil, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
 	case key.SessionToken == "" && cred.token != "":
-		return nil, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
 	}
 	priv, err := v.v4aKeys.Get(key.AccessKeyID, key.SecretAccessKey)
 	if err != nil {
-		return nil, reject("cannot derive the SigV4a key of %s", key.AccessKeyID)
+		return nil, reject(rejectcode.SignatureMismatch, "cannot derive the SigV4a key of %s", key.AccessKeyID)
 	}
 	if !awsv4.VerifyV4A(&priv.PublicKey, sts, cred.signature) {
-		return nil, reject("signature mismatch (SigV4a)")
+		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch (SigV4a)")
 	}
 	if body == nil && payload != awsv4.UnsignedPayload {
 		if body, err = v.spool(r); err != nil {
 			return nil, err
 		}
 		if body.hash != payload {
-			return nil, reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
+			return nil, reject(rejectcode.PayloadHashMismatch, "payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
 		}
 	}
 	return &Result{

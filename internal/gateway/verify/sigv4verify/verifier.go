@@ -50,6 +50,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -295,7 +296,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	rawPath, rawQuery := rawTarget(r)
 	params, err := awsv4.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, auth.Reject("malformed query string: %v", err)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed query string: %v", err)
 	}
 	if v.opts.SigV4a && isV4A(r, params) {
 		return v.checkV4A(r, rawPath, params)
@@ -310,7 +311,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	// show what the gateway computed.
 	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
 	if err != nil {
-		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
 	}
 	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
 	if err != nil {
@@ -324,15 +325,15 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	case claimed == awsv4.StreamingPayload && !cred.presigned && v.opts.Service == "s3":
 		streaming = true // the chunks are verified after the seed signature (stream.go)
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject("streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
-			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
 		}
 	case cred.presigned && v.mode == awsv4.PathS3:
 		payload = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
 	case !cred.presigned && v.opts.Service == "s3":
-		return nil, auth.Reject("x-amz-content-sha256 header is required by s3")
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 header is required by s3")
 	default:
 		// No claim: the payload hash in the signature is the body's.
 		if body, err = v.spool(r); err != nil {
@@ -355,7 +356,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	for _, name := range cred.signedHeaders {
 		vals, ok := headerValues(r, name)
 		if !ok {
-			return nil, auth.Reject("signed header %s is not in the request", name)
+			return nil, auth.Reject(rejectcode.HeaderNotSigned, "signed header %s is not in the request", name)
 		}
 		canon.WriteString(name)
 		canon.WriteByte(':')
@@ -374,46 +375,48 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	cr := canon.String()
 	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
 	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(format string, args ...any) *auth.Rejection {
-		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
 	}
 
 	// Scope.
 	if cred.scopeDate != cred.amzDate[:8] {
-		return nil, reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+		return nil, reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
 	}
 	if v.opts.Region != "" && cred.region != v.opts.Region {
-		return nil, reject("credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region)
+		return nil, reject(rejectcode.RegionMismatch, "credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region).
+			With("want", v.opts.Region).With("got", cred.region)
 	}
 	if cred.service != v.opts.Service {
-		return nil, reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
+		return nil, reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
+			With("want", v.opts.Service).With("got", cred.service)
 	}
 
 	// Freshness.
 	if cred.presigned {
 		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-				With("gateway_time", now.UTC().Format(time.RFC3339))
+			return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+				With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 		life := time.Duration(cred.expires) * time.Second
 		if v.opts.MaxPresignAge > 0 && life > v.opts.MaxPresignAge {
 			life = v.opts.MaxPresignAge
 		}
 		if end := cred.time.Add(life); now.After(end) {
-			return nil, reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
+			return nil, reject(rejectcode.PresignExpired, "presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-			With("gateway_time", now.UTC().Format(time.RFC3339))
+		return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+			With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 
 	// Signed-header policy.
 	if !signedSet["host"] {
-		return nil, reject("host is not signed (it must be listed in SignedHeaders)")
+		return nil, reject(rejectcode.HeaderNotSigned, "host is not signed (it must be listed in SignedHeaders)")
 	}
 	if !cred.presigned && !signedSet["x-amz-date"] && !signedSet["date"] {
-		return nil, reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+		return nil, reject(rejectcode.HeaderNotSigned, "the request date is not signed (x-amz-date must be listed in SignedHeaders)")
 	}
 	var amz []string
 	for k := range r.Header {
@@ -423,32 +426,32 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	}
 	if len(amz) > 0 {
 		sort.Strings(amz)
-		return nil, reject("%s is present but not signed", amz[0])
+		return nil, reject(rejectcode.HeaderNotSigned, "%s is present but not signed", amz[0])
 	}
 
 	// Payload policy.
 	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
+		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
 	}
 
 	// Key and session token.
 	key, ok := v.keys[cred.accessKeyID]
 	if !ok {
-		return nil, reject("unknown access key %s", cred.accessKeyID)
+		return nil, reject(rejectcode.UnknownAccessKey, "unknown access key %s", cred.accessKeyID).With("access_key_id", cred.accessKeyID)
 	}
 	switch {
 	case key.SessionToken != "" && cred.token == "":
-		return nil, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
 	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
-		return nil, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
 	case key.SessionToken == "" && cred.token != "":
-		return nil, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
 	}
 
 	// Signature.
 	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
 	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
-		return nil, reject("signature mismatch")
+		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch")
 	}
 
 	// A streaming body: every chunk verified against the chain from the
@@ -465,7 +468,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 			return nil, err
 		}
 		if body.hash != payload {
-			return nil, reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
+			return nil, reject(rejectcode.PayloadHashMismatch, "payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
 		}
 	}
 
@@ -528,7 +531,7 @@ func singleHeader(r *http.Request, name string) (string, error) {
 	case 1:
 		return strings.TrimSpace(vals[0]), nil
 	}
-	return "", auth.Reject("%s was sent %d times", strings.ToLower(name), len(vals))
+	return "", auth.Reject(rejectcode.MalformedSigV4, "%s was sent %d times", strings.ToLower(name), len(vals))
 }
 
 // headerValues returns every received value of a lower-case header name,

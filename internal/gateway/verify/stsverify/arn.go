@@ -2,8 +2,9 @@ package stsverify
 
 import (
 	"fmt"
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"strings"
+
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
 // partitions are the AWS partitions an ARN may name.

@@ -1,8 +1,9 @@
 package stsverify
 
 import (
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"strings"
+
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
 // The real STS hosts a route may be configured to trust, per partition

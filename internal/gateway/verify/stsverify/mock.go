@@ -16,6 +16,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // MockPrefix is where the gateway serves its mock STS.
@@ -220,16 +221,16 @@ func signatureError(err error) *STSError {
 	}
 	reason := rej.Reason
 	switch {
-	case rej.Status == http.StatusUnauthorized || strings.HasPrefix(reason, "missing AWS SigV4 authentication"):
+	case rej.Status == http.StatusUnauthorized || rej.Code == rejectcode.MissingSigV4:
 		return &STSError{Status: http.StatusForbidden, Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token"}
-	case strings.HasPrefix(reason, "unknown access key") || strings.Contains(reason, "X-Amz-Security-Token") || strings.Contains(reason, "is temporary"):
+	case rej.Code == rejectcode.UnknownAccessKey || rej.Code == rejectcode.SessionTokenMismatch:
 		return &STSError{Status: http.StatusForbidden, Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid. (mock STS: " + reason + ")"}
-	case reason == "signature mismatch":
+	case rej.Code == rejectcode.SignatureMismatch:
 		return &STSError{Status: http.StatusForbidden, Code: "SignatureDoesNotMatch",
 			Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
-	case strings.Contains(reason, "expired") || strings.Contains(reason, "off the gateway clock"):
+	case rej.Code == rejectcode.PresignExpired || rej.Code == rejectcode.ClockSkew:
 		return &STSError{Status: http.StatusForbidden, Code: "SignatureDoesNotMatch", Message: "Signature expired (mock STS: " + reason + ")"}
-	case strings.HasPrefix(reason, "credential scope"):
+	case rej.Code == rejectcode.RegionMismatch || rej.Code == rejectcode.ServiceMismatch || rej.Code == rejectcode.ScopeDateMismatch:
 		return &STSError{Status: http.StatusForbidden, Code: "SignatureDoesNotMatch", Message: "Credential should be scoped to correct service: 'sts'. (mock STS: " + reason + ")"}
 	}
 	return &STSError{Status: http.StatusBadRequest, Code: "IncompleteSignature", Message: reason}

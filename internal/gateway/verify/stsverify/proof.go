@@ -16,6 +16,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Formats of the identity header.
@@ -101,17 +102,17 @@ type proof struct {
 // formats it is written.
 func parseProof(v string) (*proof, *auth.Rejection) {
 	if len(v) > maxHeaderValue {
-		return nil, auth.Reject("the identity proof is %d bytes, over the %d KiB limit", len(v), maxHeaderValue>>10)
+		return nil, auth.Reject(rejectcode.MalformedProof, "the identity proof is %d bytes, over the %d KiB limit", len(v), maxHeaderValue>>10)
 	}
 	v = strings.TrimSpace(v)
 	switch {
 	case strings.HasPrefix(v, K8sTokenPrefix):
 		if len(v) > maxK8sToken {
-			return nil, auth.Reject("k8s token is %d bytes, over the %d limit", len(v), maxK8sToken)
+			return nil, auth.Reject(rejectcode.MalformedProof, "k8s token is %d bytes, over the %d limit", len(v), maxK8sToken)
 		}
 		raw, err := base64.RawURLEncoding.Strict().DecodeString(v[len(K8sTokenPrefix):])
 		if err != nil {
-			return nil, auth.Reject("k8s token: the part after %s is not unpadded base64url", K8sTokenPrefix)
+			return nil, auth.Reject(rejectcode.MalformedProof, "k8s token: the part after %s is not unpadded base64url", K8sTokenPrefix)
 		}
 		return parsePresigned(string(raw), FormatK8s)
 	case hasPrefixFold(v, "https://") || hasPrefixFold(v, "http://"):
@@ -123,7 +124,7 @@ func parseProof(v string) (*proof, *auth.Rejection) {
 		}
 		return p, nil
 	}
-	return nil, auth.Reject("the identity header is not an STS identity proof: want a pre-signed GetCallerIdentity URL, a k8s-aws-v1. token, or Vault iam login fields (base64 JSON)")
+	return nil, auth.Reject(rejectcode.MalformedProof, "the identity header is not an STS identity proof: want a pre-signed GetCallerIdentity URL, a k8s-aws-v1. token, or Vault iam login fields (base64 JSON)")
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -134,14 +135,14 @@ func hasPrefixFold(s, prefix string) bool {
 func parsePresigned(raw, format string) (*proof, *auth.Rejection) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || u.Host == "" {
-		return nil, auth.Reject("%s proof: not an absolute URL", format)
+		return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: not an absolute URL", format)
 	}
 	if u.User != nil || u.Fragment != "" || u.RawFragment != "" {
-		return nil, auth.Reject("%s proof: the URL must not carry user info or a fragment", format)
+		return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: the URL must not carry user info or a fragment", format)
 	}
 	query, err := awsv4.ParseQuery(u.RawQuery)
 	if err != nil {
-		return nil, auth.Reject("%s proof: malformed query string: %v", format, err)
+		return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: malformed query string: %v", format, err)
 	}
 	p := &proof{format: format, method: http.MethodGet, target: &url.URL{Scheme: strings.ToLower(u.Scheme), Host: u.Host, Path: u.Path, RawPath: u.RawPath}}
 	got := map[string]string{}
@@ -150,31 +151,31 @@ func parsePresigned(raw, format string) (*proof, *auth.Rejection) {
 		if _, dup := got[lk]; dup {
 			// CVE-2022-2385: a verifier and STS that read different copies
 			// of a parameter disagree on who signed.
-			return nil, auth.Reject("%s proof: query parameter %s appears more than once (compared case-insensitively)", format, shorten(q.Key))
+			return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: query parameter %s appears more than once (compared case-insensitively)", format, shorten(q.Key))
 		}
 		name, ok := presignParams[lk]
 		if !ok {
-			return nil, auth.Reject("%s proof: query parameter %q is not allowed in a GetCallerIdentity proof", format, shorten(q.Key))
+			return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: query parameter %q is not allowed in a GetCallerIdentity proof", format, shorten(q.Key))
 		}
 		if q.Key != name {
-			return nil, auth.Reject("%s proof: query parameter %q must be spelled %s", format, shorten(q.Key), name)
+			return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: query parameter %q must be spelled %s", format, shorten(q.Key), name)
 		}
 		if q.Bare {
-			return nil, auth.Reject("%s proof: query parameter %s has no value", format, name)
+			return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: query parameter %s has no value", format, name)
 		}
 		got[lk] = q.Value
 		p.query = append(p.query, q)
 	}
 	for _, lk := range []string{"action", "version", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "x-amz-signature"} {
 		if _, ok := got[lk]; !ok {
-			return nil, auth.Reject("%s proof: the URL lacks the %s query parameter", format, presignParams[lk])
+			return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: the URL lacks the %s query parameter", format, presignParams[lk])
 		}
 	}
 	if rej := checkOperation(got["action"], got["version"]); rej != nil {
 		return nil, rej
 	}
 	if alg := got["x-amz-algorithm"]; alg != awsv4.Algorithm {
-		return nil, auth.Reject("%s proof: X-Amz-Algorithm %q is not %s", format, shorten(alg), awsv4.Algorithm)
+		return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: X-Amz-Algorithm %q is not %s", format, shorten(alg), awsv4.Algorithm)
 	}
 	if rej := p.parseCredential(got["x-amz-credential"]); rej != nil {
 		return nil, rej
@@ -184,7 +185,7 @@ func parsePresigned(raw, format string) (*proof, *auth.Rejection) {
 	}
 	exp := got["x-amz-expires"]
 	if n, err := strconv.Atoi(exp); err != nil || n < 1 || n > maxPresignExpires || strings.TrimLeft(exp, "0123456789") != "" {
-		return nil, auth.Reject("%s proof: X-Amz-Expires %q must be a whole number of seconds from 1 to %d", format, shorten(exp), maxPresignExpires)
+		return nil, auth.Reject(rejectcode.MalformedProof, "%s proof: X-Amz-Expires %q must be a whole number of seconds from 1 to %d", format, shorten(exp), maxPresignExpires)
 	}
 	if rej := p.parseSignedHeaders(got["x-amz-signedheaders"], []string{"host", serverIDHeader(format)}); rej != nil {
 		return nil, rej
@@ -211,7 +212,7 @@ type vaultLogin struct {
 // parseVault reads Vault's iam login fields (V-STS-1..3, V-STS-5).
 func parseVault(v string) (*proof, *vaultRejection) {
 	reject := func(format string, args ...any) (*proof, *vaultRejection) {
-		return nil, &vaultRejection{Rejection: auth.Reject("vault proof: "+format, args...)}
+		return nil, &vaultRejection{Rejection: auth.Reject(rejectcode.MalformedProof, "vault proof: "+format, args...)}
 	}
 	js, err := base64.StdEncoding.Strict().DecodeString(v)
 	if err != nil || len(js) == 0 || js[0] != '{' {
@@ -371,10 +372,10 @@ func parseVault(v string) (*proof, *vaultRejection) {
 // checkOperation requires GetCallerIdentity of the 2011-06-15 API.
 func checkOperation(action, version string) *auth.Rejection {
 	if action != ActionGetCallerIdentity {
-		return auth.Reject("the proof's action is %q, not GetCallerIdentity", shorten(action))
+		return auth.Reject(rejectcode.MalformedProof, "the proof's action is %q, not GetCallerIdentity", shorten(action))
 	}
 	if version != APIVersion {
-		return auth.Reject("the proof's Version is %q, not %s", shorten(version), APIVersion)
+		return auth.Reject(rejectcode.MalformedProof, "the proof's Version is %q, not %s", shorten(version), APIVersion)
 	}
 	return nil
 }
@@ -382,13 +383,13 @@ func checkOperation(action, version string) *auth.Rejection {
 func (p *proof) parseCredential(s string) *auth.Rejection {
 	parts := strings.Split(s, "/")
 	if len(parts) != 5 || parts[4] != awsv4.ScopeTerminator || parts[0] == "" || parts[2] == "" {
-		return auth.Reject("%s proof: malformed credential %q: want ACCESS_KEY/YYYYMMDD/region/sts/aws4_request", p.format, shorten(s))
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: malformed credential %q: want ACCESS_KEY/YYYYMMDD/region/sts/aws4_request", p.format, shorten(s))
 	}
 	if parts[3] != "sts" {
-		return auth.Reject("%s proof: the credential is scoped to service %q, not sts", p.format, shorten(parts[3]))
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: the credential is scoped to service %q, not sts", p.format, shorten(parts[3]))
 	}
 	if _, err := time.Parse(awsv4.DateFormat, parts[1]); err != nil || len(parts[1]) != 8 {
-		return auth.Reject("%s proof: malformed credential scope date %q", p.format, shorten(parts[1]))
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: malformed credential scope date %q", p.format, shorten(parts[1]))
 	}
 	p.accessKeyID, p.region, p.scopeDate = parts[0], parts[2], parts[1]
 	return nil
@@ -397,10 +398,10 @@ func (p *proof) parseCredential(s string) *auth.Rejection {
 func (p *proof) parseDate(s string) *auth.Rejection {
 	t, err := time.Parse(awsv4.TimeFormat, s)
 	if err != nil || len(s) != len(awsv4.TimeFormat) {
-		return auth.Reject("%s proof: X-Amz-Date %q is not YYYYMMDDTHHMMSSZ", p.format, shorten(s))
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: X-Amz-Date %q is not YYYYMMDDTHHMMSSZ", p.format, shorten(s))
 	}
 	if p.scopeDate != "" && p.scopeDate != s[:8] {
-		return auth.Reject("%s proof: the credential scope date %s is not the X-Amz-Date's %s", p.format, p.scopeDate, s[:8])
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: the credential scope date %s is not the X-Amz-Date's %s", p.format, p.scopeDate, s[:8])
 	}
 	p.date = t
 	return nil
@@ -413,14 +414,14 @@ func (p *proof) parseSignedHeaders(s string, allowed []string) *auth.Rejection {
 	names := strings.Split(s, ";")
 	for i, n := range names {
 		if n == "" || n != strings.ToLower(n) || (i > 0 && names[i-1] >= n) {
-			return auth.Reject("%s proof: SignedHeaders %q must be lower-case names, sorted, without duplicates", p.format, shorten(s))
+			return auth.Reject(rejectcode.MalformedProof, "%s proof: SignedHeaders %q must be lower-case names, sorted, without duplicates", p.format, shorten(s))
 		}
 		if !slices.Contains(allowed, n) {
-			return auth.Reject("%s proof: signed header %s is not allowed (allowed: %s)", p.format, shorten(n), strings.Join(allowed, ", "))
+			return auth.Reject(rejectcode.MalformedProof, "%s proof: signed header %s is not allowed (allowed: %s)", p.format, shorten(n), strings.Join(allowed, ", "))
 		}
 	}
 	if !slices.Contains(names, "host") {
-		return auth.Reject("%s proof: host is not signed", p.format)
+		return auth.Reject(rejectcode.MalformedProof, "%s proof: host is not signed", p.format)
 	}
 	p.signedHeaders = names
 	return nil

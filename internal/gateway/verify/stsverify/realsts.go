@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // realSTSTimeout bounds one call to a real STS endpoint (aws-iam-authenticator uses 10 s).
@@ -51,25 +52,26 @@ func callSTS(ctx context.Context, client *http.Client, req *http.Request) (*Call
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxSTSAnswer+1))
 	if err != nil {
-		return nil, auth.Reject("reading the answer of STS at %s failed: %v", req.URL.Host, err)
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "reading the answer of STS at %s failed: %v", req.URL.Host, err)
 	}
 	if len(b) > maxSTSAnswer {
-		return nil, auth.Reject("the answer of STS at %s is over %d KiB", req.URL.Host, maxSTSAnswer>>10)
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "the answer of STS at %s is over %d KiB", req.URL.Host, maxSTSAnswer>>10)
 	}
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, auth.Reject("STS at %s answered a redirect (HTTP %d); redirects are never followed", req.URL.Host, resp.StatusCode)
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "STS at %s answered a redirect (HTTP %d); redirects are never followed", req.URL.Host, resp.StatusCode)
 	case resp.StatusCode >= 500:
 		return nil, unavailable("STS at %s is unavailable (HTTP %d)", req.URL.Host, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
 		if e := parseErrorAnswer(resp.Header.Get("Content-Type"), b); e != nil {
-			return nil, auth.Reject("STS refused the proof: %s: %s", e.Code, shorten(e.Message))
+			return nil, auth.Reject(rejectcode.STSRefused, "STS refused the proof: %s: %s", e.Code, shorten(e.Message)).
+				With("sts_code", e.Code).With("sts_message", shorten(e.Message))
 		}
-		return nil, auth.Reject("STS refused the proof (HTTP %d)", resp.StatusCode)
+		return nil, auth.Reject(rejectcode.STSRefused, "STS refused the proof (HTTP %d)", resp.StatusCode)
 	}
 	id, err := ParseCallerIdentity(resp.Header.Get("Content-Type"), b)
 	if err != nil {
-		return nil, auth.Reject("the answer of STS at %s: %v", req.URL.Host, err)
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "the answer of STS at %s: %v", req.URL.Host, err)
 	}
 	return id, nil
 }
@@ -171,7 +173,7 @@ func parseErrorAnswer(contentType string, b []byte) *STSError {
 // unavailable is the answer when STS cannot vouch for a proof: 503 with
 // Retry-After, since the proof may be good.
 func unavailable(format string, args ...any) *auth.Rejection {
-	rej := &auth.Rejection{Status: http.StatusServiceUnavailable, Reason: fmt.Sprintf(format, args...)}
+	rej := &auth.Rejection{Status: http.StatusServiceUnavailable, Code: rejectcode.IdPUnavailable, Reason: fmt.Sprintf(format, args...)}
 	rej.Header = http.Header{"Retry-After": {"5"}}
 	return rej
 }

@@ -54,6 +54,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -276,17 +277,17 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	vals := r.Header.Values(v.header)
 	switch len(vals) {
 	case 0:
-		return nil, auth.Unauthorized("missing %s header: send a signed STS GetCallerIdentity proof (gwcurl --auth sts-identity)", v.header)
+		return nil, auth.Unauthorized(rejectcode.MissingSTSIdentity, "missing %s header: send a signed STS GetCallerIdentity proof (gwcurl --auth sts-identity)", v.header).With("header", v.header)
 	case 1:
 	default:
-		return nil, auth.Reject("the %s header was sent %d times", v.header, len(vals))
+		return nil, auth.Reject(rejectcode.MalformedProof, "the %s header was sent %d times", v.header, len(vals))
 	}
 	p, rej := parseProof(vals[0])
 	if rej != nil {
 		return nil, rej
 	}
 	if !slices.Contains(v.formats, p.format) {
-		return nil, auth.Reject("format %s is not accepted on this route (accepted: %s)", p.format, strings.Join(v.formats, ", "))
+		return nil, auth.Reject(rejectcode.MalformedProof, "format %s is not accepted on this route (accepted: %s)", p.format, strings.Join(v.formats, ", "))
 	}
 	endpoint, rej := v.endpointFor(p)
 	if rej != nil {
@@ -295,22 +296,23 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 
 	now := v.now()
 	if end := p.date.Add(ProofLifetime); now.After(end) {
-		return nil, auth.Reject("the proof expired at %s: a GetCallerIdentity proof is honoured 15 minutes after it was signed (%s)",
+		return nil, auth.Reject(rejectcode.ProofExpired, "the proof expired at %s: a GetCallerIdentity proof is honoured 15 minutes after it was signed (%s)",
 			end.UTC().Format(time.RFC3339), p.date.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 	if ahead := p.date.Sub(now); ahead > v.maxSkew {
-		return nil, auth.Reject("the proof is dated %s, %s ahead of the gateway clock (max %s)",
-			p.date.UTC().Format(time.RFC3339), ahead.Round(time.Second), v.maxSkew).With("gateway_time", now.UTC().Format(time.RFC3339))
+		return nil, auth.Reject(rejectcode.ClockSkew, "the proof is dated %s, %s ahead of the gateway clock (max %s)",
+			p.date.UTC().Format(time.RFC3339), ahead.Round(time.Second), v.maxSkew).
+			With("request_time", p.date.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 
 	sid := serverIDHeader(p.format)
 	switch {
 	case v.serverID != "" && !p.signs(sid):
-		return nil, auth.Reject("the server id header %s is not signed: this route requires proofs bound to its server id (gwcurl --identity-server-id)", sid)
+		return nil, auth.Reject(rejectcode.ServerIDMismatch, "the server id header %s is not signed: this route requires proofs bound to its server id (gwcurl --identity-server-id)", sid)
 	case v.serverID != "" && p.format == FormatVault && p.serverID != v.serverID:
-		return nil, auth.Reject("the proof is bound to server id %q, this route is %q", shorten(p.serverID), v.serverID)
+		return nil, auth.Reject(rejectcode.ServerIDMismatch, "the proof is bound to server id %q, this route is %q", shorten(p.serverID), v.serverID)
 	case v.serverID == "" && p.signs(sid):
-		return nil, auth.Reject("the proof is bound to a server id (%s is signed) but this route has none: it was made for another server", sid)
+		return nil, auth.Reject(rejectcode.ServerIDMismatch, "the proof is bound to a server id (%s is signed) but this route has none: it was made for another server", sid)
 	}
 
 	req := p.request(endpoint, v.serverID)
@@ -318,7 +320,8 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	if v.mockMode {
 		var serr *STSError
 		if id, serr = GetCallerIdentity(req, v.keys, now); serr != nil {
-			return nil, auth.Reject("STS refused the proof: %s: %s", serr.Code, serr.Message)
+			return nil, auth.Reject(rejectcode.STSRefused, "STS refused the proof: %s: %s", serr.Code, serr.Message).
+				With("sts_code", serr.Code).With("sts_message", serr.Message)
 		}
 	} else if id, rej = callSTS(r.Context(), v.client, req); rej != nil {
 		return nil, rej
@@ -326,10 +329,10 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 
 	parsed, err := ParseARN(id.Arn)
 	if err != nil {
-		return nil, auth.Reject("STS answered an unusable ARN: %v", err)
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "STS answered an unusable ARN: %v", err)
 	}
 	if parsed.Account != id.Account {
-		return nil, auth.Reject("STS answered ARN %s for account %s", shorten(id.Arn), shorten(id.Account))
+		return nil, auth.Reject(rejectcode.STSAnswerInvalid, "STS answered ARN %s for account %s", shorten(id.Arn), shorten(id.Account))
 	}
 	canonical, _ := CanonicalARN(id.Arn)
 	claims := map[string]any{
@@ -343,12 +346,12 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	if role, session, ok := parsed.AssumedRole(); ok {
 		// aws-iam-authenticator: a role session's UserId is ROLEID:SESSION.
 		if rid, sess, ok := strings.Cut(id.UserID, ":"); !ok || rid == "" || sess != session {
-			return nil, auth.Reject("STS answered assumed-role %s with a UserId that is not ROLEID:%s", role, shorten(session))
+			return nil, auth.Reject(rejectcode.STSAnswerInvalid, "STS answered assumed-role %s with a UserId that is not ROLEID:%s", role, shorten(session))
 		}
 		claims["session_name"] = session
 	}
 	if !v.allow.allows(canonical) {
-		return nil, auth.Reject("principal %s is not allowed on this route", canonical).With("arn", id.Arn)
+		return nil, auth.Reject(rejectcode.PrincipalNotAllowed, "principal %s is not allowed on this route", canonical).With("arn", id.Arn)
 	}
 	r.Header.Del(v.header)
 	return &auth.Identity{Kind: Kind, Principal: canonical, Claims: claims}, nil
@@ -364,28 +367,28 @@ func (v *Verifier) endpointFor(p *proof) (*url.URL, *auth.Rejection) {
 	switch {
 	case v.mockMode:
 		if v.mock == nil {
-			return nil, auth.Reject("this route checks proofs against the gateway's mock STS, whose URL is unknown (the gateway was started without a base URL)")
+			return nil, auth.Reject(rejectcode.STSEndpointRefused, "this route checks proofs against the gateway's mock STS, whose URL is unknown (the gateway was started without a base URL)")
 		}
 		if p.target.Scheme == v.mock.Scheme && host == strings.ToLower(v.mock.Host) && p.target.EscapedPath() == v.mock.EscapedPath() {
 			return v.mock, nil
 		}
 		if isReal && p.target.Port() == "" {
-			return nil, auth.Reject("the proof is signed for the real STS host %s; this route checks proofs against the gateway's mock STS at %s (sts: mock), so the gateway does not call real STS: sign for the mock with sts_endpoint: %s",
+			return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is signed for the real STS host %s; this route checks proofs against the gateway's mock STS at %s (sts: mock), so the gateway does not call real STS: sign for the mock with sts_endpoint: %s",
 				shorten(hostname), v.mock, v.mock)
 		}
-		return nil, auth.Reject("the proof is signed for %s, which is not the STS endpoint this route trusts (%s): the gateway never contacts a host chosen by the client",
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is signed for %s, which is not the STS endpoint this route trusts (%s): the gateway never contacts a host chosen by the client",
 			shorten(p.target.Scheme+"://"+p.target.Host+p.target.EscapedPath()), v.mock)
 	case !isReal || p.target.Port() != "" || p.target.Scheme != "https":
-		return nil, auth.Reject("the proof is signed for %s, which is not a real STS endpoint (https://sts[.REGION].amazonaws.com/ and the like): the gateway never contacts a host chosen by the client",
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is signed for %s, which is not a real STS endpoint (https://sts[.REGION].amazonaws.com/ and the like): the gateway never contacts a host chosen by the client",
 			shorten(p.target.Scheme+"://"+p.target.Host))
 	case v.fixed != nil && host != v.fixed.Host:
-		return nil, auth.Reject("the proof is signed for STS host %s; this route trusts %s only", shorten(host), v.fixed.Host)
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is signed for STS host %s; this route trusts %s only", shorten(host), v.fixed.Host)
 	case v.fixed == nil && realPart != v.partition:
-		return nil, auth.Reject("the proof is signed for STS host %s of partition %s; this route trusts partition %s only", shorten(host), realPart, v.partition)
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is signed for STS host %s of partition %s; this route trusts partition %s only", shorten(host), realPart, v.partition)
 	case p.target.EscapedPath() != "/":
-		return nil, auth.Reject("the proof's path is %q; STS answers at / only", shorten(p.target.EscapedPath()))
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof's path is %q; STS answers at / only", shorten(p.target.EscapedPath()))
 	case p.region != realRegion:
-		return nil, auth.Reject("the proof is scoped to region %s but signed for STS host %s (region %s)", shorten(p.region), host, realRegion)
+		return nil, auth.Reject(rejectcode.STSEndpointRefused, "the proof is scoped to region %s but signed for STS host %s (region %s)", shorten(p.region), host, realRegion)
 	}
 	return &url.URL{Scheme: "https", Host: host, Path: "/"}, nil
 }
