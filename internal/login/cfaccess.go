@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/oauth2"
 )
@@ -204,15 +205,7 @@ func (l *cfLogin) run(ctx context.Context) (*oauth2.Token, error) {
 // localEmulation reports whether the app cannot be behind Cloudflare's edge
 // (plain http, or a loopback host), so the Access endpoints are the app's own.
 func localEmulation(u *url.URL) bool {
-	if u.Scheme == "http" {
-		return true
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return u.Scheme == "http" || hostcheck.Loopback(u.Hostname())
 }
 
 func (l *cfLogin) origin() string { return l.app.Scheme + "://" + l.app.Host }

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -199,7 +200,7 @@ func stsEndpointRegion(a profiles.Auth) (*url.URL, string, error) {
 // Sign implements Signer: it puts a fresh proof in the identity header.
 func (s *stsIdentity) Sign(ctx context.Context, req *http.Request) error {
 	req.Header.Del(s.header)
-	if !secureTransport(req.URL) {
+	if !hostcheck.SecureURL(req.URL) {
 		return fmt.Errorf("sts-identity: refusing to send an identity proof over plain http to %s; use https (plain http is allowed only to loopback addresses)", req.URL.Host)
 	}
 	p, err := s.proof(ctx)
