@@ -49,3 +49,14 @@ func TestURL(t *testing.T) {
 		t.Error("URL changed a URL without a query")
 	}
 }
+
+func TestIsSensitiveQuery(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Amz-Signature": true, "x-amz-security-token": true, "access_token": true, "Code": true,
+		"header": true, "X-Amz-Credential": false, "X-Amz-Date": false, "page": false, "": false,
+	} {
+		if got := IsSensitiveQuery(name); got != want {
+			t.Errorf("IsSensitiveQuery(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
