@@ -25,6 +25,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // The mock issuer's two signing keys (current and previous). They are
@@ -313,17 +314,8 @@ func checkKeys(n *yaml.Node, prefix string, known []string) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: %swant a mapping", n.Line, prefix)
 	}
-	for i := 0; i < len(n.Content); i += 2 {
-		k := n.Content[i]
-		ok := false
-		for _, w := range known {
-			if k.Value == w {
-				ok = true
-			}
-		}
-		if !ok {
-			return fmt.Errorf("line %d: unknown key %s%s (known: %s)", k.Line, prefix, k.Value, strings.Join(known, ", "))
-		}
+	if k := strictyaml.Unknown(n, known); k != nil {
+		return fmt.Errorf("line %d: unknown key %s%s (%s)", k.Line, prefix, k.Value, strictyaml.Hint(k.Value, known))
 	}
 	return nil
 }
