@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -328,26 +329,22 @@ func parseVault(v string) (*proof, *vaultRejection) {
 	if authz == "" {
 		return reject("the Authorization header is missing")
 	}
-	alg, rest, _ := strings.Cut(authz, " ")
-	if alg != awsv4.Algorithm {
+	a, perr := awsv4.ParseAuthorization(authz)
+	if a.Algorithm != awsv4.Algorithm {
 		return reject("the Authorization header is not %s", awsv4.Algorithm)
 	}
-	fields := map[string]string{}
-	for part := range strings.SplitSeq(rest, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || (k != "Credential" && k != "SignedHeaders" && k != "Signature") {
-			return reject("malformed Authorization header")
-		}
-		if _, dup := fields[k]; dup {
+	var aerr *awsv4.AuthError
+	if errors.As(perr, &aerr) {
+		switch aerr.Problem {
+		case awsv4.DuplicateField:
 			// V-STS-5: exactly one SignedHeaders component.
-			return reject("the Authorization header has %s more than once", k)
+			return reject("the Authorization header has %s more than once", aerr.Part)
+		case awsv4.MissingField:
+			return reject("the Authorization header needs Credential, SignedHeaders and Signature")
 		}
-		fields[k] = val
+		return reject("malformed Authorization header")
 	}
-	if len(fields) != 3 {
-		return reject("the Authorization header needs Credential, SignedHeaders and Signature")
-	}
-	if rej := p.parseCredential(fields["Credential"]); rej != nil {
+	if rej := p.parseCredential(a.Credential); rej != nil {
 		return nil, &vaultRejection{Rejection: rej}
 	}
 	d := p.headers.Get("X-Amz-Date")
@@ -359,7 +356,7 @@ func parseVault(v string) (*proof, *vaultRejection) {
 	}
 	// content-length is the validated body's, which the rebuilt request carries.
 	allowed := []string{"host", "content-length", "content-type", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", ServerIDHeaderVault}
-	if rej := p.parseSignedHeaders(fields["SignedHeaders"], allowed); rej != nil {
+	if rej := p.parseSignedHeaders(a.SignedHeaders, allowed); rej != nil {
 		return nil, &vaultRejection{Rejection: rej}
 	}
 	if !slices.Contains(p.signedHeaders, "x-amz-date") {
