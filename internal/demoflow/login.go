@@ -15,6 +15,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/login"
+	"github.com/gwcurl/gwcurl/internal/redact"
 )
 
 const (
@@ -210,21 +211,7 @@ func pageText(b []byte) string {
 		}
 	}
 	walk(doc)
-	return clean(strings.TrimSpace(sb.String()))
-}
-
-// clean keeps a page's text printable and short.
-func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return redact.Printable(strings.TrimSpace(sb.String()))
 }
 
 type mailMessage struct {

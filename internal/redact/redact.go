@@ -163,3 +163,19 @@ func String(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// Printable keeps a string from elsewhere (a provider's error text, a web
+// page's) fit to quote in one line: control characters are dropped and it
+// is cut to 200 bytes.
+func Printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -60,3 +60,12 @@ func TestIsSensitiveQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	if got := Printable("bad\x1b[31m request\r\n\x7f"); got != "bad[31m request" {
+		t.Errorf("Printable = %q", got)
+	}
+	if got := Printable(strings.Repeat("é", 150)); len(got) != 200+len("…") {
+		t.Errorf("Printable of 300 bytes: %d bytes", len(got))
+	}
+}
