@@ -290,7 +290,11 @@ type credential struct {
 }
 
 // Check verifies r and returns what it proved, or a *auth.Rejection.
-// r.Body is replaced by an equivalent unread body.
+// r.Body is replaced by an equivalent unread body. The stages: parse the
+// authentication, settle the payload hash, build the canonical request (so
+// every refusal from then on can show what the gateway computed), check the
+// scope, the freshness and the signed-header policy, find the key, compare
+// the signature, then verify the body.
 func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	rawPath, rawQuery := rawTarget(r)
 	params, err := awsv4.ParseQuery(rawQuery)
@@ -305,46 +309,100 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 		return nil, err
 	}
 	now := v.clock()
-
-	// Build the canonical request first, so every refusal from here on can
-	// show what the gateway computed.
 	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
 	if err != nil {
 		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
 	}
-	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	pl, err := v.payload(r, cred)
 	if err != nil {
 		return nil, err
 	}
-	var body *bodyHash
-	payload := claimed
-	streaming := false
+	cr, err := canonicalRequest(r, canonURI, cred, pl.hash)
+	if err != nil {
+		return nil, err
+	}
+	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
+	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
+	reject := func(format string, args ...any) *auth.Rejection {
+		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	}
+	if rej := v.checkScope(cred, reject); rej != nil {
+		return nil, rej
+	}
+	if rej := v.checkFreshness(cred, now, reject); rej != nil {
+		return nil, rej
+	}
+	if rej := checkSignedHeaderPolicy(r, cred, reject); rej != nil {
+		return nil, rej
+	}
+	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
+	}
+	key, rej := v.key(cred, reject)
+	if rej != nil {
+		return nil, rej
+	}
+	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
+	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
+		return nil, reject("signature mismatch")
+	}
+	if err := v.checkBody(r, key, cred, pl, reject); err != nil {
+		return nil, err
+	}
+	return &Result{
+		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: pl.hash, CanonicalRequest: cr, StringToSign: sts,
+		Query: cred.params,
+	}, nil
+}
+
+// rejecter makes a rejection that carries the canonical request and string
+// to sign the gateway computed.
+type rejecter func(format string, args ...any) *auth.Rejection
+
+// payload is the payload hash a request is verified with.
+type payload struct {
+	claimed   string    // X-Amz-Content-Sha256 as sent ("" when absent)
+	hash      string    // the hash in the canonical request
+	body      *bodyHash // the spooled body, when its hash was computed
+	streaming bool      // aws-chunked: the chunks are verified after the seed signature (stream.go)
+}
+
+// payload settles the payload hash from X-Amz-Content-Sha256, or, with no
+// claim, from the body itself.
+func (v *Verifier) payload(r *http.Request, cred *credential) (payload, error) {
+	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	if err != nil {
+		return payload{}, err
+	}
+	p := payload{claimed: claimed, hash: claimed}
 	switch {
 	case claimed == awsv4.UnsignedPayload:
 	case claimed == awsv4.StreamingPayload && !cred.presigned && v.opts.Service == "s3":
-		streaming = true // the chunks are verified after the seed signature (stream.go)
+		p.streaming = true
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject("streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
+		return p, auth.Reject("streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
-			return nil, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+			return p, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
 		}
 	case cred.presigned && v.mode == awsv4.PathS3:
-		payload = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
+		p.hash = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
 	case !cred.presigned && v.opts.Service == "s3":
-		return nil, auth.Reject("x-amz-content-sha256 header is required by s3")
+		return p, auth.Reject("x-amz-content-sha256 header is required by s3")
 	default:
 		// No claim: the payload hash in the signature is the body's.
-		if body, err = v.spool(r); err != nil {
-			return nil, err
+		if p.body, err = v.spool(r); err != nil {
+			return p, err
 		}
-		payload = body.hash
+		p.hash = p.body.hash
 	}
+	return p, nil
+}
 
-	signedSet := make(map[string]bool, len(cred.signedHeaders))
-	for _, h := range cred.signedHeaders {
-		signedSet[h] = true
-	}
+// canonicalRequest builds the canonical request of r as signed with cred
+// (IAM user guide, "Create a signed AWS API request", step 1).
+func canonicalRequest(r *http.Request, canonURI string, cred *credential, payloadHash string) (string, error) {
 	var canon strings.Builder
 	canon.WriteString(r.Method)
 	canon.WriteByte('\n')
@@ -355,7 +413,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	for _, name := range cred.signedHeaders {
 		vals, ok := headerValues(r, name)
 		if !ok {
-			return nil, auth.Reject("signed header %s is not in the request", name)
+			return "", auth.Reject("signed header %s is not in the request", name)
 		}
 		canon.WriteString(name)
 		canon.WriteByte(':')
@@ -370,29 +428,31 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	canon.WriteByte('\n')
 	canon.WriteString(strings.Join(cred.signedHeaders, ";"))
 	canon.WriteByte('\n')
-	canon.WriteString(payload)
-	cr := canon.String()
-	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
-	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(format string, args ...any) *auth.Rejection {
-		return auth.Reject(format, args...).With("canonical_request", cr).With("string_to_sign", sts)
-	}
+	canon.WriteString(payloadHash)
+	return canon.String(), nil
+}
 
-	// Scope.
+// checkScope compares the credential scope with the request date and the
+// route's region and service.
+func (v *Verifier) checkScope(cred *credential, reject rejecter) *auth.Rejection {
 	if cred.scopeDate != cred.amzDate[:8] {
-		return nil, reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+		return reject("credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
 	}
 	if v.opts.Region != "" && cred.region != v.opts.Region {
-		return nil, reject("credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region)
+		return reject("credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region)
 	}
 	if cred.service != v.opts.Service {
-		return nil, reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
+		return reject("credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service)
 	}
+	return nil
+}
 
-	// Freshness.
+// checkFreshness bounds the request time by the clock skew and, for a
+// presigned URL, its lifetime.
+func (v *Verifier) checkFreshness(cred *credential, now time.Time, reject rejecter) *auth.Rejection {
 	if cred.presigned {
 		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+			return reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 		life := time.Duration(cred.expires) * time.Second
@@ -400,20 +460,28 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 			life = v.opts.MaxPresignAge
 		}
 		if end := cred.time.Add(life); now.After(end) {
-			return nil, reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
+			return reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
 	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+		return reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 			With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
+	return nil
+}
 
-	// Signed-header policy.
+// checkSignedHeaderPolicy requires host, the date and every x-amz-* header
+// to be signed.
+func checkSignedHeaderPolicy(r *http.Request, cred *credential, reject rejecter) *auth.Rejection {
+	signedSet := make(map[string]bool, len(cred.signedHeaders))
+	for _, h := range cred.signedHeaders {
+		signedSet[h] = true
+	}
 	if !signedSet["host"] {
-		return nil, reject("host is not signed (it must be listed in SignedHeaders)")
+		return reject("host is not signed (it must be listed in SignedHeaders)")
 	}
 	if !cred.presigned && !signedSet["x-amz-date"] && !signedSet["date"] {
-		return nil, reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+		return reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
 	}
 	var amz []string
 	for k := range r.Header {
@@ -423,57 +491,46 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	}
 	if len(amz) > 0 {
 		sort.Strings(amz)
-		return nil, reject("%s is present but not signed", amz[0])
+		return reject("%s is present but not signed", amz[0])
 	}
+	return nil
+}
 
-	// Payload policy.
-	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
-	}
-
-	// Key and session token.
+// key finds the access key and checks the session token against it.
+func (v *Verifier) key(cred *credential, reject rejecter) (auth.AWSKey, *auth.Rejection) {
 	key, ok := v.keys[cred.accessKeyID]
 	if !ok {
-		return nil, reject("unknown access key %s", cred.accessKeyID)
+		return key, reject("unknown access key %s", cred.accessKeyID)
 	}
 	switch {
 	case key.SessionToken != "" && cred.token == "":
-		return nil, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+		return key, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
 	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
-		return nil, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+		return key, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
 	case key.SessionToken == "" && cred.token != "":
-		return nil, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+		return key, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
 	}
+	return key, nil
+}
 
-	// Signature.
-	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
-	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
-		return nil, reject("signature mismatch")
+// checkBody verifies the body after the signature: a streaming body chunk
+// by chunk against the chain from the seed signature before the origin sees
+// any of it; a claimed hash against the spooled body.
+func (v *Verifier) checkBody(r *http.Request, key auth.AWSKey, cred *credential, pl payload, reject rejecter) error {
+	if pl.streaming {
+		return v.checkChunks(r, key.SecretAccessKey, cred, reject)
 	}
-
-	// A streaming body: every chunk verified against the chain from the
-	// seed signature before the origin sees any of it.
-	if streaming {
-		if err := v.checkChunks(r, key.SecretAccessKey, cred, reject); err != nil {
-			return nil, err
-		}
+	if pl.body != nil || pl.hash == awsv4.UnsignedPayload {
+		return nil
 	}
-
-	// The body, when its hash was claimed rather than computed.
-	if body == nil && payload != awsv4.UnsignedPayload && !streaming {
-		if body, err = v.spool(r); err != nil {
-			return nil, err
-		}
-		if body.hash != payload {
-			return nil, reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
-		}
+	body, err := v.spool(r)
+	if err != nil {
+		return err
 	}
-
-	return &Result{
-		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
-		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
-		Query: cred.params,
-	}, nil
+	if body.hash != pl.hash {
+		return reject("payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", pl.hash, body.hash)
+	}
+	return nil
 }
 
 // shortDur prints 5m rather than 5m0s.
