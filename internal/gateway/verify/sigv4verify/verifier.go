@@ -313,11 +313,11 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, auth.Reject("malformed path %q: %v", rawPath, err)
 	}
-	pl, err := v.payload(r, cred)
+	pl, err := v.payload(r, cred.presigned, false)
 	if err != nil {
 		return nil, err
 	}
-	cr, err := canonicalRequest(r, canonURI, cred, pl.hash)
+	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
 	if err != nil {
 		return nil, err
 	}
@@ -329,16 +329,16 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if rej := v.checkScope(cred, reject); rej != nil {
 		return nil, rej
 	}
-	if rej := v.checkFreshness(cred, now, reject); rej != nil {
+	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
 		return nil, rej
 	}
-	if rej := checkSignedHeaderPolicy(r, cred, reject); rej != nil {
+	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, true, reject); rej != nil {
 		return nil, rej
 	}
 	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
 		return nil, reject("unsigned payload not allowed for service %s", v.opts.Service)
 	}
-	key, rej := v.key(cred, reject)
+	key, rej := v.key(cred.accessKeyID, cred.token, reject)
 	if rej != nil {
 		return nil, rej
 	}
@@ -346,7 +346,14 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
 		return nil, reject("signature mismatch")
 	}
-	if err := v.checkBody(r, key, cred, pl, reject); err != nil {
+	if pl.streaming {
+		// Every chunk verified against the chain from the seed signature
+		// before the origin sees any of it.
+		err = v.checkChunks(r, key.SecretAccessKey, cred, reject)
+	} else {
+		err = v.checkBody(r, pl, reject)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &Result{
@@ -369,8 +376,9 @@ type payload struct {
 }
 
 // payload settles the payload hash from X-Amz-Content-Sha256, or, with no
-// claim, from the body itself.
-func (v *Verifier) payload(r *http.Request, cred *credential) (payload, error) {
+// claim, from the body itself. SigV4a (v4a) has no streaming form here and
+// no s3 rule.
+func (v *Verifier) payload(r *http.Request, presigned, v4a bool) (payload, error) {
 	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
 	if err != nil {
 		return payload{}, err
@@ -378,17 +386,19 @@ func (v *Verifier) payload(r *http.Request, cred *credential) (payload, error) {
 	p := payload{claimed: claimed, hash: claimed}
 	switch {
 	case claimed == awsv4.UnsignedPayload:
-	case claimed == awsv4.StreamingPayload && !cred.presigned && v.opts.Service == "s3":
+	case claimed == awsv4.StreamingPayload && !presigned && v.opts.Service == "s3" && !v4a:
 		p.streaming = true
+	case strings.HasPrefix(claimed, "STREAMING-") && v4a:
+		return p, auth.Reject("streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
 	case strings.HasPrefix(claimed, "STREAMING-"):
 		return p, auth.Reject("streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
 			return p, auth.Reject("x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
 		}
-	case cred.presigned && v.mode == awsv4.PathS3:
+	case presigned && v.mode == awsv4.PathS3:
 		p.hash = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
-	case !cred.presigned && v.opts.Service == "s3":
+	case !presigned && v.opts.Service == "s3" && !v4a:
 		return p, auth.Reject("x-amz-content-sha256 header is required by s3")
 	default:
 		// No claim: the payload hash in the signature is the body's.
@@ -400,17 +410,18 @@ func (v *Verifier) payload(r *http.Request, cred *credential) (payload, error) {
 	return p, nil
 }
 
-// canonicalRequest builds the canonical request of r as signed with cred
-// (IAM user guide, "Create a signed AWS API request", step 1).
-func canonicalRequest(r *http.Request, canonURI string, cred *credential, payloadHash string) (string, error) {
+// canonicalRequest builds the canonical request of r as signed (IAM user
+// guide, "Create a signed AWS API request", step 1); SigV4 and SigV4a share
+// it.
+func canonicalRequest(r *http.Request, canonURI string, params []awsv4.QueryParam, signedHeaders []string, payloadHash string) (string, error) {
 	var canon strings.Builder
 	canon.WriteString(r.Method)
 	canon.WriteByte('\n')
 	canon.WriteString(canonURI)
 	canon.WriteByte('\n')
-	canon.WriteString(awsv4.CanonicalQuery(cred.params))
+	canon.WriteString(awsv4.CanonicalQuery(params))
 	canon.WriteByte('\n')
-	for _, name := range cred.signedHeaders {
+	for _, name := range signedHeaders {
 		vals, ok := headerValues(r, name)
 		if !ok {
 			return "", auth.Reject("signed header %s is not in the request", name)
@@ -426,7 +437,7 @@ func canonicalRequest(r *http.Request, canonURI string, cred *credential, payloa
 		canon.WriteByte('\n')
 	}
 	canon.WriteByte('\n')
-	canon.WriteString(strings.Join(cred.signedHeaders, ";"))
+	canon.WriteString(strings.Join(signedHeaders, ";"))
 	canon.WriteByte('\n')
 	canon.WriteString(payloadHash)
 	return canon.String(), nil
@@ -447,40 +458,41 @@ func (v *Verifier) checkScope(cred *credential, reject rejecter) *auth.Rejection
 	return nil
 }
 
-// checkFreshness bounds the request time by the clock skew and, for a
-// presigned URL, its lifetime.
-func (v *Verifier) checkFreshness(cred *credential, now time.Time, reject rejecter) *auth.Rejection {
-	if cred.presigned {
-		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+// checkFreshness bounds the request time t by the clock skew and, for a
+// presigned URL, its lifetime (X-Amz-Expires seconds, capped by
+// MaxPresignAge).
+func (v *Verifier) checkFreshness(presigned bool, t time.Time, expires int, now time.Time, reject rejecter) *auth.Rejection {
+	if presigned {
+		if ahead := t.Sub(now); ahead > v.opts.MaxSkew {
+			return reject("request time %s is %s off the gateway clock (max %s)", t.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
-		life := time.Duration(cred.expires) * time.Second
+		life := time.Duration(expires) * time.Second
 		if v.opts.MaxPresignAge > 0 && life > v.opts.MaxPresignAge {
 			life = v.opts.MaxPresignAge
 		}
-		if end := cred.time.Add(life); now.After(end) {
-			return reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
+		if end := t.Add(life); now.After(end) {
+			return reject("presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), t.Format(time.RFC3339), shortDur(life)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
-	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return reject("request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+	} else if skew := now.Sub(t).Abs(); skew > v.opts.MaxSkew {
+		return reject("request time %s is %s off the gateway clock (max %s)", t.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
 			With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
 
-// checkSignedHeaderPolicy requires host, the date and every x-amz-* header
-// to be signed.
-func checkSignedHeaderPolicy(r *http.Request, cred *credential, reject rejecter) *auth.Rejection {
-	signedSet := make(map[string]bool, len(cred.signedHeaders))
-	for _, h := range cred.signedHeaders {
+// checkSignedHeaderPolicy requires host, the date (x-amz-date, or date
+// where allowDate) and every x-amz-* header to be signed.
+func checkSignedHeaderPolicy(r *http.Request, signedHeaders []string, presigned, allowDate bool, reject rejecter) *auth.Rejection {
+	signedSet := make(map[string]bool, len(signedHeaders))
+	for _, h := range signedHeaders {
 		signedSet[h] = true
 	}
 	if !signedSet["host"] {
 		return reject("host is not signed (it must be listed in SignedHeaders)")
 	}
-	if !cred.presigned && !signedSet["x-amz-date"] && !signedSet["date"] {
+	if !presigned && !signedSet["x-amz-date"] && !(allowDate && signedSet["date"]) {
 		return reject("the request date is not signed (x-amz-date must be listed in SignedHeaders)")
 	}
 	var amz []string
@@ -496,30 +508,26 @@ func checkSignedHeaderPolicy(r *http.Request, cred *credential, reject rejecter)
 	return nil
 }
 
-// key finds the access key and checks the session token against it.
-func (v *Verifier) key(cred *credential, reject rejecter) (auth.AWSKey, *auth.Rejection) {
-	key, ok := v.keys[cred.accessKeyID]
+// key finds the access key and checks the session token sent with it.
+func (v *Verifier) key(accessKeyID, token string, reject rejecter) (auth.AWSKey, *auth.Rejection) {
+	key, ok := v.keys[accessKeyID]
 	if !ok {
-		return key, reject("unknown access key %s", cred.accessKeyID)
+		return key, reject("unknown access key %s", accessKeyID)
 	}
 	switch {
-	case key.SessionToken != "" && cred.token == "":
+	case key.SessionToken != "" && token == "":
 		return key, reject("access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
-	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
+	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(key.SessionToken)) != 1:
 		return key, reject("X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
-	case key.SessionToken == "" && cred.token != "":
+	case key.SessionToken == "" && token != "":
 		return key, reject("X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
 	}
 	return key, nil
 }
 
-// checkBody verifies the body after the signature: a streaming body chunk
-// by chunk against the chain from the seed signature before the origin sees
-// any of it; a claimed hash against the spooled body.
-func (v *Verifier) checkBody(r *http.Request, key auth.AWSKey, cred *credential, pl payload, reject rejecter) error {
-	if pl.streaming {
-		return v.checkChunks(r, key.SecretAccessKey, cred, reject)
-	}
+// checkBody verifies a claimed payload hash, after the signature, against
+// the spooled body.
+func (v *Verifier) checkBody(r *http.Request, pl payload, reject rejecter) error {
 	if pl.body != nil || pl.hash == awsv4.UnsignedPayload {
 		return nil
 	}
