@@ -391,7 +391,7 @@ func (l *cfLogin) loginURL(info *CFAppInfo, pubKey string) string {
 }
 
 // announce opens the browser and always prints the URL, so a headless
-// machine can open it elsewhere (S-CF-3).
+// machine can open it elsewhere (docs/auth/cf-access.md, "People: `gwcurl login`").
 func (l *cfLogin) announce(loginURL string) {
 	AnnounceURL(l.stderr, l.opts.Browser, loginURL, "log in")
 	fmt.Fprintf(l.stderr, "Waiting for the login (up to %s)…\n", l.timeout)
@@ -482,7 +482,7 @@ type appClaims struct {
 	jwt.RegisteredClaims
 }
 
-// verifyAppToken checks the transferred app token (step 4, S-CF-2) and
+// verifyAppToken checks the transferred app token (step 4; docs/auth/cf-access.md, "How an origin validates the assertion") and
 // returns its expiry.
 func (l *cfLogin) verifyAppToken(ctx context.Context, info *CFAppInfo, raw string) (time.Time, error) {
 	var c appClaims

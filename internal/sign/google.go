@@ -157,7 +157,7 @@ func GoogleIDToken(ctx context.Context, a profiles.Auth, target string, d Deps) 
 }
 
 // GoogleAudience returns the audience an ID token for target gets: the
-// profile's audience, else the origin of target (S-GID-1).
+// profile's audience, else the origin of target (docs/auth/google.md, "Audience").
 func GoogleAudience(a profiles.Auth, target string) (string, error) {
 	if a.Audience != "" {
 		return a.Audience, nil

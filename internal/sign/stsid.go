@@ -4,7 +4,7 @@ package sign
 // proves who it is to a back end by handing it a signed STS
 // GetCallerIdentity request, which the back end has STS answer.
 //
-// Rules of this file (S-STS-1, S-AWS-16, §2.4 #8):
+// Rules of this file (docs/auth/sts-identity.md, "The three formats" and "Lifetime, traces, and what is never shown"):
 //   - The signed request is fixed: GetCallerIdentity, Version 2011-06-15,
 //     nothing else. url and k8s pre-sign a GET (query authentication, like
 //     aws-iam-authenticator); vault signs a POST whose body is the form

@@ -56,7 +56,7 @@ const (
 // DefaultIssuer is the iss of the mock's ID tokens unless configured.
 const DefaultIssuer = "https://accounts.google.com"
 
-// googleIssuerShort is the other form of Google's issuer (V-GID-2).
+// googleIssuerShort is the other form of Google's issuer (docs/auth/google.md, "The mock gateway").
 const googleIssuerShort = "accounts.google.com"
 
 // Lifetimes of what the mock issues (Google's: one hour).
@@ -428,7 +428,7 @@ func (s *State) Issuer() string {
 }
 
 // acceptedIssuers are the iss values a verifier accepts by default: the
-// mock's issuer, plus the other spelling when it is Google's (V-GID-2).
+// mock's issuer, plus the other spelling when it is Google's (docs/auth/google.md, "The mock gateway").
 func (s *State) acceptedIssuers() []string {
 	iss := s.Issuer()
 	if iss == DefaultIssuer {

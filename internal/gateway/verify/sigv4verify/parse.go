@@ -28,7 +28,7 @@ func queryAuthName(k string) (string, bool) {
 }
 
 // parseAuth finds and strictly parses the request's single authentication
-// (V-AWS-2).
+// (docs/auth/sigv4.md, "The mock gateway").
 func parseAuth(r *http.Request, params []awsv4.QueryParam, service string) (*credential, error) {
 	authz := r.Header.Values("Authorization")
 	qauth := false

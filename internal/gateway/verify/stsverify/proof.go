@@ -42,7 +42,7 @@ const (
 	maxK8sToken    = 4 << 10
 	maxHeaderValue = 16 << 10
 	// maxPresignExpires is aws-iam-authenticator's bound on X-Amz-Expires
-	// (V-STS-15); STS ignores the value for GetCallerIdentity anyway.
+	// (docs/auth/sts-identity.md, "How a back end verifies a proof"); STS ignores the value for GetCallerIdentity anyway.
 	maxPresignExpires = 900
 )
 
@@ -57,7 +57,7 @@ func serverIDHeader(format string) string {
 }
 
 // presignParams is the allowlist of query parameters of a pre-signed proof
-// (V-STS-12), by lower-case name, with the one spelling accepted.
+// (docs/auth/sts-identity.md, "How a back end verifies a proof"), by lower-case name, with the one spelling accepted.
 var presignParams = map[string]string{
 	"action":               "Action",
 	"version":              "Version",
@@ -71,7 +71,7 @@ var presignParams = map[string]string{
 }
 
 // vaultHeaders is the allowlist of headers copied from a Vault proof into
-// the STS request (V-STS-3); any other X-Amz-* header is refused, other
+// the STS request (docs/auth/sts-identity.md, "How a back end verifies a proof"); any other X-Amz-* header is refused, other
 // headers are dropped.
 var vaultHeaders = map[string]bool{
 	"authorization": true, "content-type": true, "x-amz-date": true,
@@ -209,7 +209,7 @@ type vaultLogin struct {
 	Role    string  `json:"role"` // a Vault role name; accepted and ignored
 }
 
-// parseVault reads Vault's iam login fields (V-STS-1..3, V-STS-5): the
+// parseVault reads Vault's iam login fields (docs/auth/sts-identity.md, "How a back end verifies a proof"): the
 // login JSON, the STS endpoint, the body, the headers and their
 // Authorization, one function each.
 func parseVault(v string) (*proof, *vaultRejection) {
@@ -289,7 +289,7 @@ func vaultTarget(rawURL []byte) (*url.URL, *auth.Rejection) {
 }
 
 // checkVaultBody requires the body to be exactly Action=GetCallerIdentity
-// and Version (V-STS-2).
+// and Version (docs/auth/sts-identity.md, "How a back end verifies a proof").
 func checkVaultBody(body []byte) *auth.Rejection {
 	form, err := awsv4.ParseQuery(string(body))
 	if err != nil {
@@ -373,7 +373,7 @@ func (p *proof) parseVaultAuthorization() *auth.Rejection {
 	if errors.As(perr, &aerr) {
 		switch aerr.Problem {
 		case awsv4.DuplicateField:
-			// V-STS-5: exactly one SignedHeaders component.
+			// Exactly one SignedHeaders component (docs/auth/sts-identity.md, "How a back end verifies a proof").
 			return vaultReject("the Authorization header has %s more than once", aerr.Part)
 		case awsv4.MissingField:
 			return vaultReject("the Authorization header needs Credential, SignedHeaders and Signature")
@@ -460,12 +460,13 @@ func (p *proof) parseSignedHeaders(s string, allowed []string) *auth.Rejection {
 }
 
 // signs reports whether a header is in SignedHeaders (exact element match,
-// V-STS-14).
+// docs/auth/sts-identity.md).
 func (p *proof) signs(name string) bool { return slices.Contains(p.signedHeaders, name) }
 
-// request rebuilds the STS request from trusted parts (V-STS-18): the
-// trusted endpoint (method, scheme, host, path), the allowlisted signature
-// parameters or headers, the validated body, and the route's own server id.
+// request rebuilds the STS request from trusted parts: the trusted endpoint
+// (method, scheme, host, path), the allowlisted signature parameters or
+// headers, the validated body, and the route's own server id
+// (docs/auth/sts-identity.md, "How a back end verifies a proof").
 func (p *proof) request(endpoint *url.URL, serverID string) *http.Request {
 	u := &url.URL{Scheme: endpoint.Scheme, Host: endpoint.Host, Path: endpoint.Path, RawPath: endpoint.RawPath}
 	r := &http.Request{Method: p.method, URL: u, Host: endpoint.Host, Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}

@@ -100,7 +100,7 @@ func checkRegisteredURL(s string) error {
 
 // MatchRedirect reports whether got is one of the registered URLs: a
 // byte-for-byte match, or, for http loopback URLs, the same host, path and
-// query on any port (RFC 8252 §7.3, V-OA-1). The URL is parsed, never
+// query on any port (RFC 8252 §7.3). The URL is parsed, never
 // matched with a pattern, so http://localhost:pw@evil.example/ or
 // http://127.0.0.1.evil.example/ never match.
 func MatchRedirect(registered []string, got string) bool {
