@@ -26,8 +26,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gwcurl/gwcurl/internal/cli"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/cfverify/cfaccesstest"
-	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/redistest"
 	"github.com/gwcurl/gwcurl/internal/testorigin"
 )
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		// gwcurl's loopback listener (it acts in the background, as a browser).
 		"fake-browser": func() {
 			errs := make(chan error, 1)
-			login.FormBrowser(&http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", func(err error) { errs <- err })(os.Args[1]) //nolint:errcheck
+			demoflow.FormBrowser(&http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", func(err error) { errs <- err })(os.Args[1]) //nolint:errcheck
 			select {
 			case err := <-errs:
 				fmt.Fprintln(os.Stderr, "fake-browser:", err)
@@ -278,7 +278,7 @@ func TestScript(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				ts.Check(login.OpenMailboxLink(ctx, &http.Client{}, ts.Getenv(args[0]), args[1], 0))
+				ts.Check(demoflow.OpenMailboxLink(ctx, &http.Client{}, ts.Getenv(args[0]), args[1], 0))
 			},
 			// gwbase FILE VAR: set VAR to the gateway base URL of a --profiles-out file.
 			"gwbase": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -131,7 +132,7 @@ func (f *Factory) runDemo(ctx context.Context) error {
 	}
 	defer srv.Shutdown(context.Background()) //nolint:errcheck // demo teardown
 	conf := filepath.Join(dir, "config.yaml")
-	if err := gateway.WriteDemoProfiles(conf, srv.URL); err != nil {
+	if err := demoflow.WriteProfiles(conf, srv.URL); err != nil {
 		return err
 	}
 	d := &demoEnv{dir: dir, base: srv.URL, env: map[string]string{

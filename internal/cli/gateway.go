@@ -9,6 +9,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
@@ -92,7 +93,7 @@ func (f *Factory) runGateway(ctx context.Context, o *gatewayOptions) error {
 		return &HintedError{Err: err, Hint: "is another process using that address? --listen 127.0.0.1:0 picks a free port"}
 	}
 	if o.profilesOut != "" {
-		if err := gateway.WriteDemoProfiles(o.profilesOut, srv.URL); err != nil {
+		if err := demoflow.WriteProfiles(o.profilesOut, srv.URL); err != nil {
 			srv.Shutdown(context.Background()) //nolint:errcheck // already failing
 			return fmt.Errorf("cannot write profiles: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 	"github.com/gwcurl/gwcurl/internal/sign"
@@ -113,5 +114,5 @@ func (f *Factory) demoLogin(ctx context.Context, d *demoEnv, profile string) err
 	}
 	lo := sub.loginOpts(pc, pc.deps.Secrets.Store)
 	lo.Stderr = nil
-	return login.DemoLogin(ctx, lo, d.base)
+	return demoflow.Login(ctx, lo, d.base)
 }

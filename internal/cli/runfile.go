@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
 	"github.com/gwcurl/gwcurl/internal/sign"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // runStep is one request of a run file.
@@ -163,7 +165,10 @@ type lineErr struct {
 	msg  string
 }
 
-var runKeys = map[string]bool{"name": true, "profile": true, "method": true, "url": true, "headers": true, "query": true, "body": true, "expect": true}
+var (
+	runKeys    = []string{"name", "profile", "method", "url", "headers", "query", "body", "expect"}
+	expectKeys = []string{"status", "jq"}
+)
 
 func checkRunKeys(n *yaml.Node) *lineErr {
 	if n.Kind != yaml.MappingNode {
@@ -171,13 +176,13 @@ func checkRunKeys(n *yaml.Node) *lineErr {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !runKeys[k.Value] {
-			return &lineErr{k.Line, fmt.Sprintf("unknown key %q", k.Value)}
+		if !slices.Contains(runKeys, k.Value) {
+			return &lineErr{k.Line, fmt.Sprintf("unknown key %q (%s)", k.Value, strictyaml.Hint(k.Value, runKeys))}
 		}
 		if k.Value == "expect" && v.Kind == yaml.MappingNode {
 			for j := 0; j+1 < len(v.Content); j += 2 {
-				if ek := v.Content[j]; ek.Value != "status" && ek.Value != "jq" {
-					return &lineErr{ek.Line, fmt.Sprintf("unknown key expect.%s (want status or jq)", ek.Value)}
+				if ek := v.Content[j]; !slices.Contains(expectKeys, ek.Value) {
+					return &lineErr{ek.Line, fmt.Sprintf("unknown key expect.%s (%s)", ek.Value, strictyaml.Hint(ek.Value, expectKeys))}
 				}
 			}
 		}

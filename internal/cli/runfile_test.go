@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
@@ -39,7 +40,7 @@ func TestRunFileMixesDemoProfilesWithJUnit(t *testing.T) {
 	gw := gatewaytest.StartDemo(t, gateway.Options{})
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config.yaml")
-	if err := gateway.WriteDemoProfiles(conf, gw.URL); err != nil {
+	if err := demoflow.WriteProfiles(conf, gw.URL); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder

@@ -120,31 +120,17 @@ func wsHTTPURL(raw string) string {
 func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
 
 func (f *Factory) runWS(parent context.Context, o *wsOptions) error {
-	ro := &o.ro
-	switch {
-	case o.count < 0:
-		return usagef("--count takes a number of messages, 1 or more", "--count %d is negative", o.count)
-	case o.ping < 0:
-		return usagef("--ping takes a duration such as 30s", "--ping %s is negative", o.ping)
-	case o.maxMessage <= 0:
-		return usagef("--max-message takes a size in bytes", "--max-message %d is not positive", o.maxMessage)
-	case o.presign && (o.expires < time.Second || o.expires > 7*24*time.Hour):
-		return usagef("SigV4 pre-signed URLs last between 1s and 7 days", "--presign-expires %s is out of range", o.expires)
+	if err := o.validate(); err != nil {
+		return err
 	}
+	ro := &o.ro
 	ro.Args = []string{wsHTTPURL(ro.Args[0])}
 	rr, err := f.resolve(parent, ro)
 	if err != nil {
 		return err
 	}
-	if o.presign {
-		switch rr.auth.Kind {
-		case "sigv4":
-		case "", "none":
-			rr.auth.Kind = "sigv4"
-		default:
-			return usagef("--presign is SigV4 query authentication; drop it, or use --auth sigv4",
-				"--presign needs auth sigv4, and the profile's auth is %s", rr.auth.Kind)
-		}
+	if err := o.presignAuth(rr); err != nil {
+		return err
 	}
 
 	// The session context ends the session on -m; parent ends it on Ctrl-C.
@@ -154,66 +140,23 @@ func (f *Factory) runWS(parent context.Context, o *wsOptions) error {
 		ctx, cancel = context.WithTimeout(parent, time.Duration(ro.MaxTime*float64(time.Second)))
 		defer cancel()
 	}
-
 	trace := f.verboseTrace(ro.Verbose)
-	base, err := f.baseTransport(ro)
+	hs, err := f.wsHandshake(ctx, o, rr, trace)
 	if err != nil {
 		return err
-	}
-	if t, ok := base.(*http.Transport); ok {
-		// The WebSocket handshake is HTTP/1.1 (RFC 6455); RFC 8441 over
-		// HTTP/2 is not what API Gateway or Cloud Run speak.
-		t = t.Clone()
-		t.ForceAttemptHTTP2 = false
-		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		base = t
-	}
-	stats := &transferStats{start: time.Now(), method: http.MethodGet, authKind: kindOrNone(rr.auth.Kind)}
-	tt := &traceTransport{base: base, trace: trace, stats: stats, redact: rr.extraRed}
-	var rec *explainRecorder
-	if ro.Explain {
-		rec = &explainRecorder{}
-		tt.onSent = rec.sent
-	}
-	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
-		prof := "(none)"
-		if rr.profile != nil {
-			prof = rr.profile.Name
-		}
-		trace("* profile %s, auth %s%s", prof, rr.auth.Kind, map[bool]string{true: " (pre-signed query)"}[o.presign])
-	}
-	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
-	deps := f.signDeps(rr, plain, trace)
-	if rec != nil {
-		deps.OnSigV4 = rec.onSigV4
-	}
-	target := rr.url.String()
-	var signer sign.Signer
-	if o.presign {
-		target, err = sign.PresignSigV4(ctx, rr.auth, deps, http.MethodGet, target, o.expires)
-		if err != nil {
-			return err
-		}
-		signer = sign.None
-	} else if signer, err = sign.New(ctx, rr.auth, target, deps); err != nil {
-		return err
-	}
-	client := &http.Client{
-		Transport:     &sign.Transport{Signer: wsSigner{signer}, Base: tt, AllowedHost: rr.url.Host},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if rr.header.Get("User-Agent") == "" {
 		rr.header.Set("User-Agent", userAgent())
 	}
-	wsURL := "ws" + strings.TrimPrefix(target, "http")
+	wsURL := "ws" + strings.TrimPrefix(hs.target, "http")
 	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
-		HTTPClient:   client,
+		HTTPClient:   hs.client,
 		HTTPHeader:   rr.header,
 		Subprotocols: o.subprotocols,
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return f.wsRefused(rec, rr, resp, ro)
+			return f.wsRefused(hs.rec, rr, resp, ro)
 		}
 		if parent.Err() != nil {
 			return parent.Err()
@@ -233,6 +176,97 @@ func (f *Factory) runWS(parent context.Context, o *wsOptions) error {
 	}
 	s := &wsSession{f: f, o: o, conn: conn, trace: trace}
 	return s.run(parent, ctx)
+}
+
+// validate checks the ws-only flags before anything is resolved or sent.
+func (o *wsOptions) validate() error {
+	switch {
+	case o.count < 0:
+		return usagef("--count takes a number of messages, 1 or more", "--count %d is negative", o.count)
+	case o.ping < 0:
+		return usagef("--ping takes a duration such as 30s", "--ping %s is negative", o.ping)
+	case o.maxMessage <= 0:
+		return usagef("--max-message takes a size in bytes", "--max-message %d is not positive", o.maxMessage)
+	case o.presign && (o.expires < time.Second || o.expires > 7*24*time.Hour):
+		return usagef("SigV4 pre-signed URLs last between 1s and 7 days", "--presign-expires %s is out of range", o.expires)
+	}
+	return nil
+}
+
+// presignAuth makes --presign's auth sigv4: the profile's, or none made
+// sigv4; any other kind is refused.
+func (o *wsOptions) presignAuth(rr *resolvedRequest) error {
+	if !o.presign {
+		return nil
+	}
+	switch rr.auth.Kind {
+	case "sigv4":
+	case "", "none":
+		rr.auth.Kind = "sigv4"
+	default:
+		return usagef("--presign is SigV4 query authentication; drop it, or use --auth sigv4",
+			"--presign needs auth sigv4, and the profile's auth is %s", rr.auth.Kind)
+	}
+	return nil
+}
+
+// wsHandshakeClient is what the WebSocket handshake is sent with.
+type wsHandshakeClient struct {
+	client *http.Client     // signs (or not, when pre-signed) and traces the handshake
+	target string           // the http(s) URL, pre-signed with --presign
+	rec    *explainRecorder // nil without --explain
+}
+
+// wsHandshake builds the handshake's client: an HTTP/1.1 transport that
+// traces and records, the profile's signer (or a pre-signed URL), no
+// redirects followed.
+func (f *Factory) wsHandshake(ctx context.Context, o *wsOptions, rr *resolvedRequest, trace func(string, ...any)) (*wsHandshakeClient, error) {
+	ro := &o.ro
+	base, err := f.baseTransport(ro)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := base.(*http.Transport); ok {
+		// The WebSocket handshake is HTTP/1.1 (RFC 6455); RFC 8441 over
+		// HTTP/2 is not what API Gateway or Cloud Run speak.
+		t = t.Clone()
+		t.ForceAttemptHTTP2 = false
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		base = t
+	}
+	stats := &transferStats{start: time.Now(), method: http.MethodGet, authKind: kindOrNone(rr.auth.Kind)}
+	tt := &traceTransport{base: base, trace: trace, stats: stats, redact: rr.extraRed}
+	hs := &wsHandshakeClient{target: rr.url.String()}
+	if ro.Explain {
+		hs.rec = &explainRecorder{}
+		tt.onSent = hs.rec.sent
+	}
+	if trace != nil && rr.auth.Kind != "" && rr.auth.Kind != "none" {
+		prof := "(none)"
+		if rr.profile != nil {
+			prof = rr.profile.Name
+		}
+		trace("* profile %s, auth %s%s", prof, rr.auth.Kind, map[bool]string{true: " (pre-signed query)"}[o.presign])
+	}
+	plain := &http.Client{Transport: base, Timeout: 60 * time.Second}
+	deps := f.signDeps(rr, plain, trace)
+	if hs.rec != nil {
+		deps.OnSigV4 = hs.rec.onSigV4
+	}
+	var signer sign.Signer
+	if o.presign {
+		if hs.target, err = sign.PresignSigV4(ctx, rr.auth, deps, http.MethodGet, hs.target, o.expires); err != nil {
+			return nil, err
+		}
+		signer = sign.None
+	} else if signer, err = sign.New(ctx, rr.auth, hs.target, deps); err != nil {
+		return nil, err
+	}
+	hs.client = &http.Client{
+		Transport:     &sign.Transport{Signer: wsSigner{signer}, Base: tt, AllowedHost: rr.url.Host},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return hs, nil
 }
 
 // wsSigner signs the handshake without its WebSocket headers: what is signed

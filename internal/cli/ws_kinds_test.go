@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 )
@@ -27,7 +28,7 @@ func TestWSEveryAuthKind(t *testing.T) {
 	}
 	gw := gatewaytest.Start(t, cfg, gateway.Options{})
 	conf := filepath.Join(t.TempDir(), "config.yaml")
-	if err := gateway.WriteDemoProfiles(conf, gw.URL); err != nil {
+	if err := demoflow.WriteProfiles(conf, gw.URL); err != nil {
 		t.Fatal(err)
 	}
 	f, _, _ := testFactory(t, map[string]string{"GWCURL_CONFIG": conf})

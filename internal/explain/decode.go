@@ -6,13 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"net/http"
 	"net/textproto"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
 // maxInput bounds what Decode reads.
@@ -381,8 +383,8 @@ func decodeSigV4Authorization(in string) (*Report, error) {
 		"service:         " + a.service,
 		"signed headers:  " + strings.Join(a.signedHeaders, ";"),
 	}
-	if _, sig, ok := strings.Cut(in, "Signature="); ok {
-		lines = append(lines, "signature:       "+redactSig(strings.TrimSpace(sig)))
+	if h, _ := awsv4.ParseAuthorization(in); h.Signature != "" {
+		lines = append(lines, "signature:       "+redactSig(h.Signature))
 	}
 	has := func(h string) bool {
 		for _, s := range a.signedHeaders {

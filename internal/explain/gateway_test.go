@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
@@ -305,10 +306,10 @@ func TestGatewayGoogle(t *testing.T) {
 	t.Parallel()
 	srv := startDemo(t, 0)
 	dir := t.TempDir()
-	if err := gateway.WriteDemoProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
+	if err := demoflow.WriteProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	prof := gateway.DemoProfiles(srv.URL, filepath.Join(dir, gateway.DemoGoogleKeyFileName)).Profiles["demo-google"]
+	prof := demoflow.Profiles(srv.URL, filepath.Join(dir, demoflow.GoogleKeyFileName)).Profiles["demo-google"]
 	env := map[string]string{"HOME": dir}
 	target := srv.URL + "/run/echo"
 	st, err := googleverify.StateFor(srv.Gateway.Env())

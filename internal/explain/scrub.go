@@ -109,20 +109,13 @@ func (sc *scrubber) addHeaderValue(name, v string) {
 	}
 }
 
-// sensitiveQuery are query parameters whose values are credentials.
-var sensitiveQuery = map[string]bool{
-	"x-amz-signature": true, "x-amz-security-token": true, "token": true, "access_token": true,
-	"id_token": true, "code": true, "client_secret": true, "refresh_token": true, "signature": true,
-	"sig": true, "key": true, "api_key": true,
-}
-
 func (sc *scrubber) addURL(raw string) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return
 	}
 	for k, vs := range u.Query() {
-		if sensitiveQuery[strings.ToLower(k)] {
+		if redact.IsSensitiveQuery(k) {
 			for _, v := range vs {
 				sc.add(v)
 			}

@@ -26,32 +26,21 @@ func (a *sigv4Auth) scope() string {
 // parseSigV4Header parses "AWS4-HMAC-SHA256 Credential=AKID/date/region/
 // service/aws4_request, SignedHeaders=a;b, Signature=hex".
 func parseSigV4Header(v string) *sigv4Auth {
-	alg, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok || alg != awsv4.Algorithm {
+	// A malformed header is still diagnosed from the fields read before the
+	// problem, so the parser's error is not fatal here.
+	h, _ := awsv4.ParseAuthorization(v)
+	if h.Algorithm != awsv4.Algorithm {
 		return nil
 	}
-	a := &sigv4Auth{}
-	for part := range strings.SplitSeq(rest, ",") {
-		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			a.setCredential(val)
-		case "SignedHeaders":
-			a.signedHeaders = strings.Split(val, ";")
-		}
-	}
-	if a.accessKey == "" {
+	c, ok := awsv4.ParseCredential(h.Credential)
+	if !ok || c.AccessKeyID == "" {
 		return nil
+	}
+	a := &sigv4Auth{accessKey: c.AccessKeyID, date: c.Date, region: c.Region, service: c.Service}
+	if h.SignedHeaders != "" {
+		a.signedHeaders = strings.Split(h.SignedHeaders, ";")
 	}
 	return a
-}
-
-func (a *sigv4Auth) setCredential(c string) {
-	p := strings.Split(c, "/")
-	if len(p) != 5 {
-		return
-	}
-	a.accessKey, a.date, a.region, a.service = p[0], p[1], p[2], p[3]
 }
 
 // parseSigV4Query parses a presigned URL's authentication parameters.
@@ -68,11 +57,11 @@ func parseSigV4Query(q url.Values) *sigv4Auth {
 	if cred == "" {
 		return nil
 	}
-	a := &sigv4Auth{presigned: true}
-	a.setCredential(cred)
-	if a.accessKey == "" {
+	c, ok := awsv4.ParseCredential(cred)
+	if !ok || c.AccessKeyID == "" {
 		return nil
 	}
+	a := &sigv4Auth{presigned: true, accessKey: c.AccessKeyID, date: c.Date, region: c.Region, service: c.Service}
 	if sh := get(awsv4.QuerySignedHeaders); sh != "" {
 		a.signedHeaders = strings.Split(sh, ";")
 	}

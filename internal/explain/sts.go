@@ -182,8 +182,8 @@ func identityFromVault(b []byte) (*identityProof, error) {
 	}
 	p.authorization = h.Get("Authorization")
 	p.auth = parseSigV4Header(p.authorization)
-	if _, sig, ok := strings.Cut(p.authorization, "Signature="); ok {
-		p.signature = strings.TrimSpace(sig)
+	if a, _ := awsv4.ParseAuthorization(p.authorization); a.Signature != "" {
+		p.signature = a.Signature
 	}
 	p.amzDate, _ = time.Parse(awsv4TimeFormat, h.Get("X-Amz-Date"))
 	if p.auth != nil {

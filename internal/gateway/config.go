@@ -5,7 +5,6 @@ import (
 	_ "embed" // for demo.yaml
 	"errors"
 	"fmt"
-	"github.com/gwcurl/gwcurl/internal/suggest"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 //go:embed demo.yaml
@@ -506,21 +506,7 @@ func (d *decoder) unknownKey(k *yaml.Node, parent, key string, known []string) e
 	if parent != "" {
 		full = parent + "." + key
 	}
-	if s := closest(key, known); s != "" {
-		return d.errf(k, full, "unknown key (did you mean %s?)", s)
-	}
-	return d.errf(k, full, "unknown key (known keys: %s)", strings.Join(known, ", "))
-}
-
-// closest returns the known key within edit distance 2 of key, or one
-// that key begins (strip → strip_prefix), if any.
-func closest(key string, known []string) string {
-	for _, k := range known {
-		if len(key) >= 3 && strings.HasPrefix(k, key) {
-			return k
-		}
-	}
-	return suggest.Closest(key, known)
+	return d.errf(k, full, "unknown key (%s)", strictyaml.Hint(key, known))
 }
 
 // scalar decodes a leaf value, naming key and line on error.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/originauth"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // originAuthKinds maps the gateway's kind names (as its auth kinds are
@@ -89,10 +90,7 @@ func (g *Gateway) parseOriginAuth(n *yaml.Node, rc *Route, key string) (*originA
 	for i := 0; i < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !slices.Contains(allowed, k.Value) {
-			if s := closest(k.Value, allowed); s != "" {
-				return nil, fail(k, k.Value, "unknown key for kind %s (did you mean %s?)", kind, s)
-			}
-			return nil, fail(k, k.Value, "unknown key for kind %s (known: %s)", kind, strings.Join(allowed, ", "))
+			return nil, fail(k, k.Value, "unknown key for kind %s (%s)", kind, strictyaml.Hint(k.Value, allowed))
 		}
 		if k.Value == "keep_caller_authorization" {
 			if err := v.Decode(&oa.keepAuthz); err != nil || v.Kind != yaml.ScalarNode {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/oauth2"
 )
@@ -204,15 +205,7 @@ func (l *cfLogin) run(ctx context.Context) (*oauth2.Token, error) {
 // localEmulation reports whether the app cannot be behind Cloudflare's edge
 // (plain http, or a loopback host), so the Access endpoints are the app's own.
 func localEmulation(u *url.URL) bool {
-	if u.Scheme == "http" {
-		return true
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return u.Scheme == "http" || hostcheck.Loopback(u.Hostname())
 }
 
 func (l *cfLogin) origin() string { return l.app.Scheme + "://" + l.app.Host }
@@ -398,7 +391,7 @@ func (l *cfLogin) loginURL(info *CFAppInfo, pubKey string) string {
 }
 
 // announce opens the browser and always prints the URL, so a headless
-// machine can open it elsewhere (S-CF-3).
+// machine can open it elsewhere (docs/auth/cf-access.md, "People: `gwcurl login`").
 func (l *cfLogin) announce(loginURL string) {
 	AnnounceURL(l.stderr, l.opts.Browser, loginURL, "log in")
 	fmt.Fprintf(l.stderr, "Waiting for the login (up to %s)…\n", l.timeout)
@@ -489,7 +482,7 @@ type appClaims struct {
 	jwt.RegisteredClaims
 }
 
-// verifyAppToken checks the transferred app token (step 4, S-CF-2) and
+// verifyAppToken checks the transferred app token (step 4; docs/auth/cf-access.md, "How an origin validates the assertion") and
 // returns its expiry.
 func (l *cfLogin) verifyAppToken(ctx context.Context, info *CFAppInfo, raw string) (time.Time, error) {
 	var c appClaims

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/cognitomock"
 	"github.com/gwcurl/gwcurl/internal/login"
 )
@@ -26,7 +27,7 @@ func TestCognitoLoginScriptedBrowser(t *testing.T) {
 	o := e.opts(t, "demo-cognito")
 	var opened []string
 	sink := &errSink{}
-	browse := login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)
+	browse := demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)
 	o.Browser = func(u string) error { opened = append(opened, u); return browse(u) }
 
 	tok, err := login.Login(t.Context(), o)
@@ -86,7 +87,7 @@ func TestCognitoRefreshAndLogout(t *testing.T) {
 	t.Parallel()
 	e := startDemo(t)
 	o := e.opts(t, "demo-cognito")
-	o.Browser = login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+	o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 	first, err := login.Login(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func TestNoLoginFailsFast(t *testing.T) {
 	}
 	// Tokens stored for other settings do not count.
 	o := e.opts(t, "demo-cognito")
-	o.Browser = login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+	o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 	if _, err := login.Login(t.Context(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestCognitoLoginRefusals(t *testing.T) {
 		o.Profile = "wrong-password"
 		o.Timeout = time.Second
 		sink := &errSink{}
-		o.Browser = login.FormBrowser(e.srv.Client(), demo.UserEmail, "not-the-password", sink.set)
+		o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, "not-the-password", sink.set)
 		_, err := login.Login(t.Context(), o)
 		if !isDeadline(err) {
 			t.Fatalf("wrong password: %v", err)
@@ -319,7 +320,7 @@ func TestCognitoLoginRefusals(t *testing.T) {
 			q := au.Query()
 			q.Set("redirect_uri", strings.Replace(q.Get("redirect_uri"), "/callback", "/elsewhere", 1))
 			au.RawQuery = q.Encode()
-			return login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)(au.String())
+			return demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)(au.String())
 		}
 		if _, err := login.Login(t.Context(), o); !isDeadline(err) {
 			t.Fatalf("unregistered redirect: %v", err)
@@ -385,7 +386,7 @@ func TestDemoLogin(t *testing.T) {
 	e := startDemo(t)
 	for _, p := range []string{"demo-cognito", "demo-magic"} {
 		o := e.opts(t, p)
-		if err := login.DemoLogin(t.Context(), o, e.srv.URL); err != nil {
+		if err := demoflow.Login(t.Context(), o, e.srv.URL); err != nil {
 			t.Fatalf("%s: %v\n%s", p, err, e.stderr)
 		}
 		tok, err := login.Token(t.Context(), o)
@@ -444,7 +445,7 @@ func TestCognitoDomainAndPort(t *testing.T) {
 		o.Profile = name
 		mod(&o)
 		var opened string
-		browse := login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+		browse := demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 		o.Browser = func(u string) error { opened = u; return browse(u) }
 		tok, err := login.Login(t.Context(), o)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/login"
@@ -110,7 +111,7 @@ func startDemo(t *testing.T) *demoEnv {
 	t.Helper()
 	e := &demoEnv{store: newMemStore(), clk: &clock{t: time.Now()}, stderr: &lockedBuffer{}}
 	e.srv = gatewaytest.StartDemo(t, gateway.Options{Now: e.clk.now})
-	e.cfg = gateway.DemoProfiles(e.srv.URL, "")
+	e.cfg = demoflow.Profiles(e.srv.URL, "")
 	return e
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/redact"
 )
 
 // loopback is the one-shot redirect listener of a browser login (RFC 8252
@@ -229,15 +231,4 @@ func parseCallbackURL(_ context.Context, s string) (*url.URL, error) {
 }
 
 // clean keeps a provider-supplied string printable and short.
-func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}
+func clean(s string) string { return redact.Printable(s) }

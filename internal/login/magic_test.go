@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/magicmock"
@@ -38,7 +39,7 @@ func TestMagicLinkLogin(t *testing.T) {
 	e := startDemo(t)
 	o := e.opts(t, "demo-magic")
 	errs := make(chan error, 1)
-	go func() { errs <- login.OpenMailboxLink(t.Context(), e.srv.Client(), e.srv.URL, demo.UserEmail, 0) }()
+	go func() { errs <- demoflow.OpenMailboxLink(t.Context(), e.srv.Client(), e.srv.URL, demo.UserEmail, 0) }()
 	tok, err := login.Login(t.Context(), o)
 	if err != nil {
 		t.Fatalf("login: %v\n%s", err, e.stderr)

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -198,20 +198,12 @@ func checkURL(field, s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if hostcheck.Loopback(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("%s %q: plain http is allowed only to a loopback address; use https", field, s)
 	}
 	return fmt.Errorf("%s %q: want an https URL", field, s)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // domainURL turns a Cognito domain ("myapp.auth.us-east-1.amazoncognito.com",

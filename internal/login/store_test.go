@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/login"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
@@ -50,7 +51,7 @@ func TestLoginWithoutAWorkingKeyring(t *testing.T) {
 			}
 			o := e.opts(t, "demo-cognito")
 			o.Store = store
-			o.Browser = login.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+			o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 
 			_, err = login.Token(t.Context(), o)
 			var lr *login.LoginRequiredError

@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -167,18 +169,10 @@ func yamlError(path string, err error) error {
 }
 
 var (
-	topKeys     = keySet(Config{})
-	profileKeys = keySet(Profile{})
-	authKeys    = keySet(Auth{})
+	topKeys     = yamlFieldNames(Config{})
+	profileKeys = yamlFieldNames(Profile{})
+	authKeys    = yamlFieldNames(Auth{})
 )
-
-func keySet(v any) map[string]bool {
-	m := map[string]bool{}
-	for _, f := range yamlFieldNames(v) {
-		m[f] = true
-	}
-	return m
-}
 
 // checkKeys reports unknown keys with their line, before the typed decode,
 // so the message names the full key path.
@@ -188,8 +182,8 @@ func checkKeys(path string, doc *yaml.Node, _ string) error {
 	}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		k, v := doc.Content[i], doc.Content[i+1]
-		if !topKeys[k.Value] {
-			return &ConfigError{File: path, Line: k.Line, Key: k.Value, Msg: "unknown key (want current or profiles)"}
+		if !slices.Contains(topKeys, k.Value) {
+			return &ConfigError{File: path, Line: k.Line, Key: k.Value, Msg: "unknown key (" + strictyaml.Hint(k.Value, topKeys) + ")"}
 		}
 		if k.Value != "profiles" {
 			continue
@@ -210,14 +204,14 @@ func checkKeys(path string, doc *yaml.Node, _ string) error {
 			}
 			for m := 0; m+1 < len(p.Content); m += 2 {
 				pk, pv := p.Content[m], p.Content[m+1]
-				if !profileKeys[pk.Value] {
-					return &ConfigError{File: path, Line: pk.Line, Key: "profiles." + name.Value + "." + pk.Value, Msg: "unknown key (want base_url, headers or auth)"}
+				if !slices.Contains(profileKeys, pk.Value) {
+					return &ConfigError{File: path, Line: pk.Line, Key: "profiles." + name.Value + "." + pk.Value, Msg: "unknown key (" + strictyaml.Hint(pk.Value, profileKeys) + ")"}
 				}
 				if pk.Value == "auth" && pv.Kind == yaml.MappingNode {
 					for n := 0; n+1 < len(pv.Content); n += 2 {
 						ak := pv.Content[n]
-						if !authKeys[ak.Value] {
-							return &ConfigError{File: path, Line: ak.Line, Key: "profiles." + name.Value + ".auth." + ak.Value, Msg: "unknown key"}
+						if !slices.Contains(authKeys, ak.Value) {
+							return &ConfigError{File: path, Line: ak.Line, Key: "profiles." + name.Value + ".auth." + ak.Value, Msg: "unknown key (" + strictyaml.Hint(ak.Value, authKeys) + ")"}
 						}
 					}
 				}

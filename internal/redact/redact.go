@@ -111,13 +111,19 @@ func cookies(v, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-// sensitive query parameters (lower case).
+// sensitiveQuery are the query parameters whose values are credentials
+// (lower case). It is the one list: [URL] redacts them and explain scrubs
+// them from what it quotes, through [IsSensitiveQuery].
 var sensitiveQuery = map[string]bool{
 	"x-amz-signature": true, "x-amz-security-token": true, "x-amz-credential": false,
 	"token": true, "access_token": true, "id_token": true, "code": true, "client_secret": true,
 	"refresh_token": true, "signature": true, "sig": true, "key": true, "api_key": true,
 	"header": true, // AppSync real-time: base64 JSON carrying the Authorization
 }
+
+// IsSensitiveQuery reports whether a query parameter's value is a
+// credential, comparing the name case-insensitively.
+func IsSensitiveQuery(name string) bool { return sensitiveQuery[strings.ToLower(name)] }
 
 // URL redacts credential-bearing query parameters of a URL string, keeping
 // the rest byte for byte.
@@ -140,7 +146,7 @@ func URL(raw string) string {
 		if err != nil {
 			name = k
 		}
-		if sensitiveQuery[strings.ToLower(name)] {
+		if IsSensitiveQuery(name) {
 			parts[i] = k + "=" + Secret(v)
 		}
 	}
@@ -154,6 +160,22 @@ func String(s string, secrets ...string) string {
 		if len(sec) >= 4 {
 			s = strings.ReplaceAll(s, sec, Secret(sec))
 		}
+	}
+	return s
+}
+
+// Printable keeps a string from elsewhere (a provider's error text, a web
+// page's) fit to quote in one line: control characters are dropped and it
+// is cut to 200 bytes.
+func Printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "…"
 	}
 	return s
 }

@@ -49,3 +49,23 @@ func TestURL(t *testing.T) {
 		t.Error("URL changed a URL without a query")
 	}
 }
+
+func TestIsSensitiveQuery(t *testing.T) {
+	for name, want := range map[string]bool{
+		"X-Amz-Signature": true, "x-amz-security-token": true, "access_token": true, "Code": true,
+		"header": true, "X-Amz-Credential": false, "X-Amz-Date": false, "page": false, "": false,
+	} {
+		if got := IsSensitiveQuery(name); got != want {
+			t.Errorf("IsSensitiveQuery(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	if got := Printable("bad\x1b[31m request\r\n\x7f"); got != "bad[31m request" {
+		t.Errorf("Printable = %q", got)
+	}
+	if got := Printable(strings.Repeat("é", 150)); len(got) != 200+len("…") {
+		t.Errorf("Printable of 300 bytes: %d bytes", len(got))
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -197,7 +197,7 @@ func (s *cfAccess) Sign(ctx context.Context, req *http.Request) error {
 	if err := s.pairConfigured(); err != nil {
 		return err
 	}
-	if !secureTransport(req.URL) {
+	if !hostcheck.SecureURL(req.URL) {
 		return fmt.Errorf("cf-access: refusing to send the service token secret over plain http to %s; use https (plain http is allowed only to loopback addresses)", req.URL.Host)
 	}
 	secret, err := s.resolveSecret(ctx)
@@ -208,20 +208,6 @@ func (s *cfAccess) Sign(ctx context.Context, req *http.Request) error {
 	req.Header.Set(CFAccessClientSecretHeader, secret)
 	s.d.Tracef("cf-access: sending service token %s (secret redacted)", s.clientID)
 	return nil
-}
-
-// secureTransport reports whether a secret may travel to u: https, or plain
-// http to a loopback address (S-CF-1).
-func secureTransport(u *url.URL) bool {
-	if u.Scheme == "https" {
-		return true
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // current returns the application token in use while it is valid (until

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -157,7 +157,7 @@ func GoogleIDToken(ctx context.Context, a profiles.Auth, target string, d Deps) 
 }
 
 // GoogleAudience returns the audience an ID token for target gets: the
-// profile's audience, else the origin of target (S-GID-1).
+// profile's audience, else the origin of target (docs/auth/google.md, "Audience").
 func GoogleAudience(a profiles.Auth, target string) (string, error) {
 	if a.Audience != "" {
 		return a.Audience, nil
@@ -443,23 +443,10 @@ func metadataHost(getenv func(string) string, genv googleEnv) string {
 	return ""
 }
 
-// isLoopbackHost reports whether hostport names this machine.
-func isLoopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
 // localIAMBeside returns the mock IAM endpoint beside a loopback token URL.
 func localIAMBeside(tokenURL string) string {
 	u, err := url.Parse(tokenURL)
-	if err != nil || u.Host == "" || !isLoopbackHost(u.Host) {
+	if err != nil || u.Host == "" || !hostcheck.Loopback(u.Host) {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host + mockIAMPath

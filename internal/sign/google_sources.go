@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/auth/credentials"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 )
@@ -278,7 +279,7 @@ func metadataBase(host string, d Deps) *googleBase {
 			return &oauth2.Token{AccessToken: r.AccessToken, TokenType: r.TokenType, Expiry: Clock(d.Now)().Add(time.Duration(r.ExpiresIn) * time.Second)}, nil
 		},
 	}
-	if isLoopbackHost(host) {
+	if hostcheck.Loopback(host) {
 		b.localIAM = "http://" + host + mockIAMPath
 	}
 	return b

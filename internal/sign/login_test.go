@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/login"
@@ -65,7 +66,7 @@ func newLoginEnv(t *testing.T) *loginEnv {
 		defer e.mu.Unlock()
 		return time.Now().Add(e.gwOffset)
 	}})
-	e.cfg = gateway.DemoProfiles(e.srv.URL, "")
+	e.cfg = demoflow.Profiles(e.srv.URL, "")
 	return e
 }
 
@@ -90,7 +91,7 @@ func (e *loginEnv) login(t *testing.T, profile string) {
 	t.Helper()
 	o := LoginOptions(e.cfg.Profiles[profile].Auth, e.deps(profile))
 	o.Timeout = 10 * time.Second
-	if err := login.DemoLogin(t.Context(), o, e.srv.URL); err != nil {
+	if err := demoflow.Login(t.Context(), o, e.srv.URL); err != nil {
 		t.Fatalf("login %s: %v", profile, err)
 	}
 }

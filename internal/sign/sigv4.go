@@ -406,8 +406,8 @@ func signV4(ctx context.Context, signer *v4.Signer, creds aws.Credentials, req *
 				req.Header[h] = append([]string(nil), v...)
 			}
 		}
-		_, sig, _ := strings.Cut(sreq.Header.Get("Authorization"), "Signature=")
-		res.Signature = sig
+		a, _ := awsv4.ParseAuthorization(sreq.Header.Get("Authorization"))
+		res.Signature = a.Signature
 	}
 	if sreq.Host != host {
 		// The SDK strips a default port from Host; keep the wire in step.

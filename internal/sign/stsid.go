@@ -4,7 +4,7 @@ package sign
 // proves who it is to a back end by handing it a signed STS
 // GetCallerIdentity request, which the back end has STS answer.
 //
-// Rules of this file (S-STS-1, S-AWS-16, §2.4 #8):
+// Rules of this file (docs/auth/sts-identity.md, "The three formats" and "Lifetime, traces, and what is never shown"):
 //   - The signed request is fixed: GetCallerIdentity, Version 2011-06-15,
 //     nothing else. url and k8s pre-sign a GET (query authentication, like
 //     aws-iam-authenticator); vault signs a POST whose body is the form
@@ -33,6 +33,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -199,7 +200,7 @@ func stsEndpointRegion(a profiles.Auth) (*url.URL, string, error) {
 // Sign implements Signer: it puts a fresh proof in the identity header.
 func (s *stsIdentity) Sign(ctx context.Context, req *http.Request) error {
 	req.Header.Del(s.header)
-	if !secureTransport(req.URL) {
+	if !hostcheck.SecureURL(req.URL) {
 		return fmt.Errorf("sts-identity: refusing to send an identity proof over plain http to %s; use https (plain http is allowed only to loopback addresses)", req.URL.Host)
 	}
 	p, err := s.proof(ctx)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -31,7 +32,7 @@ func STSIdentityARN(ctx context.Context, a profiles.Auth, d Deps) (string, error
 	if err != nil {
 		return "", err
 	}
-	if !secureTransport(s.endpoint) {
+	if !hostcheck.SecureURL(s.endpoint) {
 		return "", fmt.Errorf("sts-identity: refusing to send an identity proof over plain http to %s; use an https sts_endpoint (plain http is allowed only to loopback addresses)", s.endpoint.Host)
 	}
 	p, err := s.proof(ctx)

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 )
@@ -60,7 +61,7 @@ func runGateway(args []string) error {
 		return err
 	}
 	if *profilesOut != "" {
-		if err := gateway.WriteDemoProfiles(*profilesOut, srv.URL); err != nil {
+		if err := demoflow.WriteProfiles(*profilesOut, srv.URL); err != nil {
 			return err
 		}
 	}

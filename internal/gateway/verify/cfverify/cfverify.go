@@ -47,6 +47,7 @@ import (
 	"unicode"
 
 	"github.com/gwcurl/gwcurl/internal/lazyre"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 
 	"github.com/golang-jwt/jwt/v5"
 	"gopkg.in/yaml.v3"
@@ -208,18 +209,8 @@ func parseConfig(node *yaml.Node) (*config, error) {
 }
 
 func knownKeys(m *yaml.Node, where string, keys ...string) error {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		ok := false
-		for _, want := range keys {
-			if k.Value == want {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return fmt.Errorf("cf_access: line %d: unknown key %q in %s (known: %s)", k.Line, k.Value, where, strings.Join(keys, ", "))
-		}
+	if err := strictyaml.Check(m, where, keys...); err != nil {
+		return fmt.Errorf("cf_access: %w", err)
 	}
 	return nil
 }

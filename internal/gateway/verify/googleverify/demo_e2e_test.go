@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
 	"github.com/gwcurl/gwcurl/internal/sign"
@@ -26,10 +27,10 @@ func TestDemoGatewayEndToEnd(t *testing.T) {
 	srv := gatewaytest.StartDemo(t, gateway.Options{})
 
 	dir := t.TempDir()
-	if err := gateway.WriteDemoProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
+	if err := demoflow.WriteProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	prof := gateway.DemoProfiles(srv.URL, filepath.Join(dir, gateway.DemoGoogleKeyFileName)).Profiles["demo-google"]
+	prof := demoflow.Profiles(srv.URL, filepath.Join(dir, demoflow.GoogleKeyFileName)).Profiles["demo-google"]
 
 	var trace []string
 	d := sign.Deps{

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // The mock issuer's two signing keys (current and previous). They are
@@ -55,7 +56,7 @@ const (
 // DefaultIssuer is the iss of the mock's ID tokens unless configured.
 const DefaultIssuer = "https://accounts.google.com"
 
-// googleIssuerShort is the other form of Google's issuer (V-GID-2).
+// googleIssuerShort is the other form of Google's issuer (docs/auth/google.md, "The mock gateway").
 const googleIssuerShort = "accounts.google.com"
 
 // Lifetimes of what the mock issues (Google's: one hour).
@@ -313,17 +314,8 @@ func checkKeys(n *yaml.Node, prefix string, known []string) error {
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: %swant a mapping", n.Line, prefix)
 	}
-	for i := 0; i < len(n.Content); i += 2 {
-		k := n.Content[i]
-		ok := false
-		for _, w := range known {
-			if k.Value == w {
-				ok = true
-			}
-		}
-		if !ok {
-			return fmt.Errorf("line %d: unknown key %s%s (known: %s)", k.Line, prefix, k.Value, strings.Join(known, ", "))
-		}
+	if k := strictyaml.Unknown(n, known); k != nil {
+		return fmt.Errorf("line %d: unknown key %s%s (%s)", k.Line, prefix, k.Value, strictyaml.Hint(k.Value, known))
 	}
 	return nil
 }
@@ -436,7 +428,7 @@ func (s *State) Issuer() string {
 }
 
 // acceptedIssuers are the iss values a verifier accepts by default: the
-// mock's issuer, plus the other spelling when it is Google's (V-GID-2).
+// mock's issuer, plus the other spelling when it is Google's (docs/auth/google.md, "The mock gateway").
 func (s *State) acceptedIssuers() []string {
 	iss := s.Issuer()
 	if iss == DefaultIssuer {

@@ -49,7 +49,7 @@ const Kind = "google_id"
 // IdentityKind is Identity.Kind for a verified Google ID token.
 const IdentityKind = "google"
 
-// HeaderServerless is Cloud Run's alternative to Authorization (S-GID-2).
+// HeaderServerless is Cloud Run's alternative to Authorization (docs/auth/google.md, "Cloud Run setup").
 const HeaderServerless = "X-Serverless-Authorization"
 
 const defaultLeeway = 30 * time.Second
@@ -107,7 +107,7 @@ func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
 	}
 	for _, a := range c.Audiences {
 		// An empty audience would disable the aud check in Google's own
-		// libraries (V-GID-2); here it is simply refused.
+		// libraries (docs/auth/google.md, "The mock gateway"); here it is simply refused.
 		if strings.TrimSpace(a) == "" {
 			return nil, fmt.Errorf("%s: line %d: audiences: an audience must not be empty", Kind, node.Line)
 		}

@@ -57,6 +57,7 @@ import (
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
 	"github.com/gwcurl/gwcurl/internal/rejectcode"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -182,10 +183,8 @@ func New(node *yaml.Node, env *auth.Env) (*Verifier, error) {
 		return nil, errors.New("jwt: the auth block must be a mapping")
 	}
 	known := []string{"kind", "issuer", "jwks_url", "client_id", "audience", "token_use", "scopes", "header", "algorithms", "leeway"}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		if k := node.Content[i]; !slices.Contains(known, k.Value) {
-			return nil, fmt.Errorf("jwt: line %d: unknown key %q in auth (known: %s)", k.Line, k.Value, strings.Join(known, ", "))
-		}
+	if err := strictyaml.Check(node, "auth", known...); err != nil {
+		return nil, fmt.Errorf("jwt: %w", err)
 	}
 	var c config
 	if err := node.Decode(&c); err != nil {

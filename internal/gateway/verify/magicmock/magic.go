@@ -472,7 +472,7 @@ func (p *Provider) deliver(m Message) {
 }
 
 // securityCode is shown by the app and in the mail, so a person can tell
-// that the mail belongs to the sign-in they started (S-ML-1).
+// that the mail belongs to the sign-in they started (docs/auth/magic-link.md, "The protocol").
 func securityCode() string {
 	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 	raw := idp.RandomToken(8)

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // configKeys are the keys of a sigv4 route's auth block.
@@ -60,7 +61,7 @@ func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
 			}
 			opts.MaxSkew = d
 		default:
-			return nil, fmt.Errorf("%s (line %d): unknown key for kind sigv4 (want one of %s)", k.Value, k.Line, strings.Join(configKeys, ", "))
+			return nil, strictyaml.UnknownKey(k, "kind sigv4", configKeys)
 		}
 	}
 	if opts.Service == "" {

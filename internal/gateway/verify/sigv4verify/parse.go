@@ -29,7 +29,7 @@ func queryAuthName(k string) (string, bool) {
 }
 
 // parseAuth finds and strictly parses the request's single authentication
-// (V-AWS-2).
+// (docs/auth/sigv4.md, "The mock gateway").
 func parseAuth(r *http.Request, params []awsv4.QueryParam, service string) (*credential, error) {
 	authz := r.Header.Values("Authorization")
 	qauth := false
@@ -69,44 +69,25 @@ func noAuthentication(service string) *auth.Rejection {
 }
 
 func parseHeaderAuth(r *http.Request, h string, params []awsv4.QueryParam) (*credential, error) {
-	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
-	switch alg {
+	a, perr := awsv4.ParseAuthorization(h)
+	switch a.Algorithm {
 	case awsv4.Algorithm:
 	case "AWS4-ECDSA-P256-SHA256":
 		return nil, auth.Reject(rejectcode.MalformedSigV4, "SigV4a (AWS4-ECDSA-P256-SHA256) is not accepted on this route: sign with SigV4 (AWS4-HMAC-SHA256)")
 	default:
-		return nil, auth.Unauthorized(rejectcode.NotSigV4, "the Authorization header is not AWS SigV4 (want %q, got %q)", awsv4.Algorithm+" Credential=...", redactScheme(alg))
+		return nil, auth.Unauthorized(rejectcode.NotSigV4, "the Authorization header is not AWS SigV4 (want %q, got %q)", awsv4.Algorithm+" Credential=...", redactScheme(a.Algorithm))
 	}
-	fields := map[string]string{}
-	for _, part := range strings.Split(rest, ",") {
-		part = strings.TrimSpace(part)
-		name, val, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %q is not Name=Value", shorten(part))
-		}
-		switch name {
-		case "Credential", "SignedHeaders", "Signature":
-		default:
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: unexpected field %q (want Credential, SignedHeaders, Signature)", shorten(name))
-		}
-		if _, dup := fields[name]; dup {
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s appears twice", name)
-		}
-		fields[name] = val
-	}
-	for _, n := range []string{"Credential", "SignedHeaders", "Signature"} {
-		if _, ok := fields[n]; !ok {
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s is missing", n)
-		}
+	if perr != nil {
+		return nil, auth.Reject(rejectcode.MalformedSigV4, "%v", perr)
 	}
 	c := &credential{params: params}
-	if err := c.parseCredential(fields["Credential"]); err != nil {
+	if err := c.parseCredential(a.Credential); err != nil {
 		return nil, err
 	}
-	if err := c.parseSignedHeaders(fields["SignedHeaders"]); err != nil {
+	if err := c.parseSignedHeaders(a.SignedHeaders); err != nil {
 		return nil, err
 	}
-	if err := c.parseSignature(fields["Signature"]); err != nil {
+	if err := c.parseSignature(a.Signature); err != nil {
 		return nil, err
 	}
 	amzDate, err := singleHeader(r, "X-Amz-Date")

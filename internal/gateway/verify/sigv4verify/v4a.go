@@ -6,12 +6,13 @@ package sigv4verify
 // token; what differs is the credential scope (no region), the region set
 // (X-Amz-Region-Set, signed, which must cover the route's region) and the
 // signature (ECDSA P-256 under the key derived from the secret, see
-// internal/awsv4/v4a.go). Kept apart from Check so that SigV4 routes are
-// untouched.
+// internal/awsv4/v4a.go). checkV4A shares Check's stages (payload hash,
+// canonical request, freshness, signed-header policy, key, body) and has its
+// own scope check and signature.
 
 import (
-	"crypto/subtle"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,19 +54,12 @@ func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
 		if len(h) > 1 {
 			return nil, auth.Reject(rejectcode.MalformedSigV4, "the Authorization header was sent %d times", len(h))
 		}
-		_, rest, _ := strings.Cut(strings.TrimSpace(h[0]), " ")
-		for _, part := range strings.Split(rest, ",") {
-			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || (name != "Credential" && name != "SignedHeaders" && name != "Signature") {
-				return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed SigV4a Authorization header: %q", shorten(part))
-			}
-			if _, dup := fields[name]; dup {
-				return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed Authorization header: %s appears twice", name)
-			}
-			fields[name] = val
+		a, err := awsv4.ParseAuthorization(h[0])
+		if err != nil {
+			return nil, auth.Reject(rejectcode.MalformedSigV4, "SigV4a: %v", err)
 		}
+		fields["Credential"], fields["SignedHeaders"], fields["Signature"] = a.Credential, a.SignedHeaders, a.Signature
 		c.params = params
-		var err error
 		if c.amzDate, err = singleHeader(r, "X-Amz-Date"); err != nil {
 			return nil, err
 		}
@@ -142,112 +136,34 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	if err != nil {
 		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
 	}
-	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	pl, err := v.payload(r, cred.presigned, true)
 	if err != nil {
 		return nil, err
 	}
-	var body *bodyHash
-	payload := claimed
-	switch {
-	case claimed == awsv4.UnsignedPayload:
-	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
-	case claimed != "":
-		if !awsv4.IsHexSHA256(claimed) {
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
-		}
-	case cred.presigned && v.mode == awsv4.PathS3:
-		payload = awsv4.UnsignedPayload
-	default:
-		if body, err = v.spool(r); err != nil {
-			return nil, err
-		}
-		payload = body.hash
+	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
+	if err != nil {
+		return nil, err
 	}
-
-	signedSet := map[string]bool{}
-	var canon strings.Builder
-	canon.WriteString(r.Method + "\n" + canonURI + "\n" + awsv4.CanonicalQuery(cred.params) + "\n")
-	for _, name := range cred.signedHeaders {
-		signedSet[name] = true
-		vals, ok := headerValues(r, name)
-		if !ok {
-			return nil, auth.Reject(rejectcode.HeaderNotSigned, "signed header %s is not in the request", name)
-		}
-		trimmed := make([]string, len(vals))
-		for i, val := range vals {
-			trimmed[i] = awsv4.TrimAll(val)
-		}
-		canon.WriteString(name + ":" + strings.Join(trimmed, ",") + "\n")
-	}
-	canon.WriteString("\n" + strings.Join(cred.signedHeaders, ";") + "\n" + payload)
-	cr := canon.String()
 	scope := awsv4.ScopeV4A(cred.scopeDate, cred.service)
 	sts := awsv4.AlgorithmV4A + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
 	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
 		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
 	}
-
-	if cred.scopeDate != cred.amzDate[:8] {
-		return nil, reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+	if rej := v.checkV4AScope(cred, reject); rej != nil {
+		return nil, rej
 	}
-	if cred.service != v.opts.Service {
-		return nil, reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
-			With("want", v.opts.Service).With("got", cred.service)
+	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
+		return nil, rej
 	}
-	set, err := awsv4.ParseRegionSet(cred.regions)
-	if err != nil {
-		return nil, reject(rejectcode.MalformedSigV4, "X-Amz-Region-Set %q: %v", shorten(cred.regions), err)
+	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, false, reject); rej != nil {
+		return nil, rej
 	}
-	if v.opts.Region != "" && !awsv4.RegionSetCovers(set, v.opts.Region) {
-		return nil, reject(rejectcode.RegionMismatch, "region set: signed for %s, which does not include the route's region %s", cred.regions, v.opts.Region).
-			With("want", v.opts.Region).With("got", cred.regions)
-	}
-	if !cred.presigned && !signedSet["x-amz-region-set"] {
-		return nil, reject(rejectcode.HeaderNotSigned, "x-amz-region-set is present but not signed")
-	}
-	if cred.presigned {
-		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-				With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
-		}
-		if end := cred.time.Add(time.Duration(cred.expires) * time.Second); now.After(end) {
-			return nil, reject(rejectcode.PresignExpired, "presigned request expired at %s", end.UTC().Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
-		}
-	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-			With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
-	}
-	if !signedSet["host"] {
-		return nil, reject(rejectcode.HeaderNotSigned, "host is not signed (it must be listed in SignedHeaders)")
-	}
-	if !cred.presigned && !signedSet["x-amz-date"] {
-		return nil, reject(rejectcode.HeaderNotSigned, "the request date is not signed (x-amz-date must be listed in SignedHeaders)")
-	}
-	var amz []string
-	for k := range r.Header {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") && !signedSet[lk] {
-			amz = append(amz, lk)
-		}
-	}
-	if len(amz) > 0 {
-		sort.Strings(amz)
-		return nil, reject(rejectcode.HeaderNotSigned, "%s is present but not signed", amz[0])
-	}
-	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
 		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
 	}
-	key, ok := v.keys[cred.accessKeyID]
-	if !ok {
-		return nil, reject(rejectcode.UnknownAccessKey, "unknown access key %s", cred.accessKeyID).With("access_key_id", cred.accessKeyID)
-	}
-	switch {
-	case key.SessionToken != "" && cred.token == "":
-		return nil, reject(rejectcode.SessionTokenMismatch, "access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
-	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
-		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
-	case key.SessionToken == "" && cred.token != "":
-		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+	key, rej := v.key(cred.accessKeyID, cred.token, reject)
+	if rej != nil {
+		return nil, rej
 	}
 	priv, err := v.v4aKeys.Get(key.AccessKeyID, key.SecretAccessKey)
 	if err != nil {
@@ -256,16 +172,36 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	if !awsv4.VerifyV4A(&priv.PublicKey, sts, cred.signature) {
 		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch (SigV4a)")
 	}
-	if body == nil && payload != awsv4.UnsignedPayload {
-		if body, err = v.spool(r); err != nil {
-			return nil, err
-		}
-		if body.hash != payload {
-			return nil, reject(rejectcode.PayloadHashMismatch, "payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
-		}
+	if err := v.checkBody(r, pl, reject); err != nil {
+		return nil, err
 	}
 	return &Result{
 		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.regions, Service: cred.service,
-		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
+		SignedHeaders: cred.signedHeaders, PayloadHash: pl.hash, CanonicalRequest: cr, StringToSign: sts,
 	}, nil
+}
+
+// checkV4AScope checks the SigV4a credential scope (date and service; it
+// has no region) and the region set, which must be signed and cover the
+// route's region.
+func (v *Verifier) checkV4AScope(cred *v4aCred, reject rejecter) *auth.Rejection {
+	if cred.scopeDate != cred.amzDate[:8] {
+		return reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+	}
+	if cred.service != v.opts.Service {
+		return reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
+			With("want", v.opts.Service).With("got", cred.service)
+	}
+	set, err := awsv4.ParseRegionSet(cred.regions)
+	if err != nil {
+		return reject(rejectcode.MalformedSigV4, "X-Amz-Region-Set %q: %v", shorten(cred.regions), err)
+	}
+	if v.opts.Region != "" && !awsv4.RegionSetCovers(set, v.opts.Region) {
+		return reject(rejectcode.RegionMismatch, "region set: signed for %s, which does not include the route's region %s", cred.regions, v.opts.Region).
+			With("want", v.opts.Region).With("got", cred.regions)
+	}
+	if !cred.presigned && !slices.Contains(cred.signedHeaders, "x-amz-region-set") {
+		return reject(rejectcode.HeaderNotSigned, "x-amz-region-set is present but not signed")
+	}
+	return nil
 }

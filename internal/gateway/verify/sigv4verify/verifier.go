@@ -291,7 +291,11 @@ type credential struct {
 }
 
 // Check verifies r and returns what it proved, or a *auth.Rejection.
-// r.Body is replaced by an equivalent unread body.
+// r.Body is replaced by an equivalent unread body. The stages: parse the
+// authentication, settle the payload hash, build the canonical request (so
+// every refusal from then on can show what the gateway computed), check the
+// scope, the freshness and the signed-header policy, find the key, compare
+// the signature, then verify the body.
 func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	rawPath, rawQuery := rawTarget(r)
 	params, err := awsv4.ParseQuery(rawQuery)
@@ -306,57 +310,122 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 		return nil, err
 	}
 	now := v.clock()
-
-	// Build the canonical request first, so every refusal from here on can
-	// show what the gateway computed.
 	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
 	if err != nil {
 		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
 	}
-	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	pl, err := v.payload(r, cred.presigned, false)
 	if err != nil {
 		return nil, err
 	}
-	var body *bodyHash
-	payload := claimed
-	streaming := false
+	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
+	if err != nil {
+		return nil, err
+	}
+	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
+	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
+	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	}
+	if rej := v.checkScope(cred, reject); rej != nil {
+		return nil, rej
+	}
+	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
+		return nil, rej
+	}
+	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, true, reject); rej != nil {
+		return nil, rej
+	}
+	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
+	}
+	key, rej := v.key(cred.accessKeyID, cred.token, reject)
+	if rej != nil {
+		return nil, rej
+	}
+	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
+	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
+		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch")
+	}
+	if pl.streaming {
+		// Every chunk verified against the chain from the seed signature
+		// before the origin sees any of it.
+		err = v.checkChunks(r, key.SecretAccessKey, cred, reject)
+	} else {
+		err = v.checkBody(r, pl, reject)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: pl.hash, CanonicalRequest: cr, StringToSign: sts,
+		Query: cred.params,
+	}, nil
+}
+
+// rejecter makes a rejection that carries the canonical request and string
+// to sign the gateway computed.
+type rejecter func(code rejectcode.Code, format string, args ...any) *auth.Rejection
+
+// payload is the payload hash a request is verified with.
+type payload struct {
+	claimed   string    // X-Amz-Content-Sha256 as sent ("" when absent)
+	hash      string    // the hash in the canonical request
+	body      *bodyHash // the spooled body, when its hash was computed
+	streaming bool      // aws-chunked: the chunks are verified after the seed signature (stream.go)
+}
+
+// payload settles the payload hash from X-Amz-Content-Sha256, or, with no
+// claim, from the body itself. SigV4a (v4a) has no streaming form here and
+// no s3 rule.
+func (v *Verifier) payload(r *http.Request, presigned, v4a bool) (payload, error) {
+	claimed, err := singleHeader(r, "X-Amz-Content-Sha256")
+	if err != nil {
+		return payload{}, err
+	}
+	p := payload{claimed: claimed, hash: claimed}
 	switch {
 	case claimed == awsv4.UnsignedPayload:
-	case claimed == awsv4.StreamingPayload && !cred.presigned && v.opts.Service == "s3":
-		streaming = true // the chunks are verified after the seed signature (stream.go)
+	case claimed == awsv4.StreamingPayload && !presigned && v.opts.Service == "s3" && !v4a:
+		p.streaming = true
+	case strings.HasPrefix(claimed, "STREAMING-") && v4a:
+		return p, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported with SigV4a by this gateway", claimed)
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return nil, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
+		return p, auth.Reject(rejectcode.MalformedSigV4, "streaming payload signing (%s) is not supported here (only %s on service s3): send the body with a single payload hash", claimed, awsv4.StreamingPayload)
 	case claimed != "":
 		if !awsv4.IsHexSHA256(claimed) {
-			return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
+			return p, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 %q is neither a lower-case hex SHA-256 nor UNSIGNED-PAYLOAD", claimed)
 		}
-	case cred.presigned && v.mode == awsv4.PathS3:
-		payload = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
-	case !cred.presigned && v.opts.Service == "s3":
-		return nil, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 header is required by s3")
+	case presigned && v.mode == awsv4.PathS3:
+		p.hash = awsv4.UnsignedPayload // S3 presigned URLs never sign the payload
+	case !presigned && v.opts.Service == "s3" && !v4a:
+		return p, auth.Reject(rejectcode.MalformedSigV4, "x-amz-content-sha256 header is required by s3")
 	default:
 		// No claim: the payload hash in the signature is the body's.
-		if body, err = v.spool(r); err != nil {
-			return nil, err
+		if p.body, err = v.spool(r); err != nil {
+			return p, err
 		}
-		payload = body.hash
+		p.hash = p.body.hash
 	}
+	return p, nil
+}
 
-	signedSet := make(map[string]bool, len(cred.signedHeaders))
-	for _, h := range cred.signedHeaders {
-		signedSet[h] = true
-	}
+// canonicalRequest builds the canonical request of r as signed (IAM user
+// guide, "Create a signed AWS API request", step 1); SigV4 and SigV4a share
+// it.
+func canonicalRequest(r *http.Request, canonURI string, params []awsv4.QueryParam, signedHeaders []string, payloadHash string) (string, error) {
 	var canon strings.Builder
 	canon.WriteString(r.Method)
 	canon.WriteByte('\n')
 	canon.WriteString(canonURI)
 	canon.WriteByte('\n')
-	canon.WriteString(awsv4.CanonicalQuery(cred.params))
+	canon.WriteString(awsv4.CanonicalQuery(params))
 	canon.WriteByte('\n')
-	for _, name := range cred.signedHeaders {
+	for _, name := range signedHeaders {
 		vals, ok := headerValues(r, name)
 		if !ok {
-			return nil, auth.Reject(rejectcode.HeaderNotSigned, "signed header %s is not in the request", name)
+			return "", auth.Reject(rejectcode.HeaderNotSigned, "signed header %s is not in the request", name)
 		}
 		canon.WriteString(name)
 		canon.WriteByte(':')
@@ -369,54 +438,65 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 		canon.WriteByte('\n')
 	}
 	canon.WriteByte('\n')
-	canon.WriteString(strings.Join(cred.signedHeaders, ";"))
+	canon.WriteString(strings.Join(signedHeaders, ";"))
 	canon.WriteByte('\n')
-	canon.WriteString(payload)
-	cr := canon.String()
-	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
-	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
-		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
-	}
+	canon.WriteString(payloadHash)
+	return canon.String(), nil
+}
 
-	// Scope.
+// checkScope compares the credential scope with the request date and the
+// route's region and service.
+func (v *Verifier) checkScope(cred *credential, reject rejecter) *auth.Rejection {
 	if cred.scopeDate != cred.amzDate[:8] {
-		return nil, reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
+		return reject(rejectcode.ScopeDateMismatch, "credential scope date %s does not match the request date %s", cred.scopeDate, cred.amzDate)
 	}
 	if v.opts.Region != "" && cred.region != v.opts.Region {
-		return nil, reject(rejectcode.RegionMismatch, "credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region).
+		return reject(rejectcode.RegionMismatch, "credential scope region: signed for %s, route expects %s", cred.region, v.opts.Region).
 			With("want", v.opts.Region).With("got", cred.region)
 	}
 	if cred.service != v.opts.Service {
-		return nil, reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
+		return reject(rejectcode.ServiceMismatch, "credential scope service: signed for %s, route expects %s", cred.service, v.opts.Service).
 			With("want", v.opts.Service).With("got", cred.service)
 	}
+	return nil
+}
 
-	// Freshness.
-	if cred.presigned {
-		if ahead := cred.time.Sub(now); ahead > v.opts.MaxSkew {
-			return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-				With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
+// checkFreshness bounds the request time t by the clock skew and, for a
+// presigned URL, its lifetime (X-Amz-Expires seconds, capped by
+// MaxPresignAge).
+func (v *Verifier) checkFreshness(presigned bool, t time.Time, expires int, now time.Time, reject rejecter) *auth.Rejection {
+	if presigned {
+		if ahead := t.Sub(now); ahead > v.opts.MaxSkew {
+			return reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", t.Format(time.RFC3339), ahead.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+				With("request_time", t.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
-		life := time.Duration(cred.expires) * time.Second
+		life := time.Duration(expires) * time.Second
 		if v.opts.MaxPresignAge > 0 && life > v.opts.MaxPresignAge {
 			life = v.opts.MaxPresignAge
 		}
-		if end := cred.time.Add(life); now.After(end) {
-			return nil, reject(rejectcode.PresignExpired, "presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), cred.time.Format(time.RFC3339), shortDur(life)).
+		if end := t.Add(life); now.After(end) {
+			return reject(rejectcode.PresignExpired, "presigned request expired at %s (signed %s, valid %s)", end.UTC().Format(time.RFC3339), t.Format(time.RFC3339), shortDur(life)).
 				With("gateway_time", now.UTC().Format(time.RFC3339))
 		}
-	} else if skew := now.Sub(cred.time).Abs(); skew > v.opts.MaxSkew {
-		return nil, reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", cred.time.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
-			With("request_time", cred.time.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
+	} else if skew := now.Sub(t).Abs(); skew > v.opts.MaxSkew {
+		return reject(rejectcode.ClockSkew, "request time %s is %s off the gateway clock (max %s)", t.Format(time.RFC3339), skew.Truncate(time.Second), shortDur(v.opts.MaxSkew)).
+			With("request_time", t.Format(time.RFC3339)).With("gateway_time", now.UTC().Format(time.RFC3339))
 	}
+	return nil
+}
 
-	// Signed-header policy.
-	if !signedSet["host"] {
-		return nil, reject(rejectcode.HeaderNotSigned, "host is not signed (it must be listed in SignedHeaders)")
+// checkSignedHeaderPolicy requires host, the date (x-amz-date, or date
+// where allowDate) and every x-amz-* header to be signed.
+func checkSignedHeaderPolicy(r *http.Request, signedHeaders []string, presigned, allowDate bool, reject rejecter) *auth.Rejection {
+	signedSet := make(map[string]bool, len(signedHeaders))
+	for _, h := range signedHeaders {
+		signedSet[h] = true
 	}
-	if !cred.presigned && !signedSet["x-amz-date"] && !signedSet["date"] {
-		return nil, reject(rejectcode.HeaderNotSigned, "the request date is not signed (x-amz-date must be listed in SignedHeaders)")
+	if !signedSet["host"] {
+		return reject(rejectcode.HeaderNotSigned, "host is not signed (it must be listed in SignedHeaders)")
+	}
+	if !presigned && !signedSet["x-amz-date"] && !(allowDate && signedSet["date"]) {
+		return reject(rejectcode.HeaderNotSigned, "the request date is not signed (x-amz-date must be listed in SignedHeaders)")
 	}
 	var amz []string
 	for k := range r.Header {
@@ -426,57 +506,42 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	}
 	if len(amz) > 0 {
 		sort.Strings(amz)
-		return nil, reject(rejectcode.HeaderNotSigned, "%s is present but not signed", amz[0])
+		return reject(rejectcode.HeaderNotSigned, "%s is present but not signed", amz[0])
 	}
+	return nil
+}
 
-	// Payload policy.
-	if payload == awsv4.UnsignedPayload && claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
-	}
-
-	// Key and session token.
-	key, ok := v.keys[cred.accessKeyID]
+// key finds the access key and checks the session token sent with it.
+func (v *Verifier) key(accessKeyID, token string, reject rejecter) (auth.AWSKey, *auth.Rejection) {
+	key, ok := v.keys[accessKeyID]
 	if !ok {
-		return nil, reject(rejectcode.UnknownAccessKey, "unknown access key %s", cred.accessKeyID).With("access_key_id", cred.accessKeyID)
+		return key, reject(rejectcode.UnknownAccessKey, "unknown access key %s", accessKeyID).With("access_key_id", accessKeyID)
 	}
 	switch {
-	case key.SessionToken != "" && cred.token == "":
-		return nil, reject(rejectcode.SessionTokenMismatch, "access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
-	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(cred.token), []byte(key.SessionToken)) != 1:
-		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
-	case key.SessionToken == "" && cred.token != "":
-		return nil, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
+	case key.SessionToken != "" && token == "":
+		return key, reject(rejectcode.SessionTokenMismatch, "access key %s is temporary: X-Amz-Security-Token is missing", key.AccessKeyID)
+	case key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(key.SessionToken)) != 1:
+		return key, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token does not belong to access key %s", key.AccessKeyID)
+	case key.SessionToken == "" && token != "":
+		return key, reject(rejectcode.SessionTokenMismatch, "X-Amz-Security-Token was sent with the long-term access key %s", key.AccessKeyID)
 	}
+	return key, nil
+}
 
-	// Signature.
-	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
-	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
-		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch")
+// checkBody verifies a claimed payload hash, after the signature, against
+// the spooled body.
+func (v *Verifier) checkBody(r *http.Request, pl payload, reject rejecter) error {
+	if pl.body != nil || pl.hash == awsv4.UnsignedPayload {
+		return nil
 	}
-
-	// A streaming body: every chunk verified against the chain from the
-	// seed signature before the origin sees any of it.
-	if streaming {
-		if err := v.checkChunks(r, key.SecretAccessKey, cred, reject); err != nil {
-			return nil, err
-		}
+	body, err := v.spool(r)
+	if err != nil {
+		return err
 	}
-
-	// The body, when its hash was claimed rather than computed.
-	if body == nil && payload != awsv4.UnsignedPayload && !streaming {
-		if body, err = v.spool(r); err != nil {
-			return nil, err
-		}
-		if body.hash != payload {
-			return nil, reject(rejectcode.PayloadHashMismatch, "payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", payload, body.hash)
-		}
+	if body.hash != pl.hash {
+		return reject(rejectcode.PayloadHashMismatch, "payload hash mismatch: x-amz-content-sha256 is %s but the body's SHA-256 is %s", pl.hash, body.hash)
 	}
-
-	return &Result{
-		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
-		SignedHeaders: cred.signedHeaders, PayloadHash: payload, CanonicalRequest: cr, StringToSign: sts,
-		Query: cred.params,
-	}, nil
+	return nil
 }
 
 // shortDur prints 5m rather than 5m0s.

@@ -513,7 +513,7 @@ func TestFactory(t *testing.T) {
 		{yaml: "{kind: sigv4, service: lambda, region: us-east-1, max_skew: soon}", err: `max_skew (line 1): "soon" is not a positive duration`},
 		{yaml: "{kind: sigv4, service: lambda, region: us-east-1, max_skew: -1m}", err: "max_skew"},
 		{yaml: "{kind: sigv4, service: lambda, region: us-east-1, allow_unsigned_payload: maybe}", err: "allow_unsigned_payload (line 1)"},
-		{yaml: "{kind: sigv4, service: lambda, region: us-east-1, secret: x}", err: "secret (line 1): unknown key for kind sigv4"},
+		{yaml: "{kind: sigv4, service: lambda, region: us-east-1, secret: x}", err: `line 1: unknown key "secret" in kind sigv4`},
 		{yaml: "{kind: jwt, service: lambda, region: us-east-1}", err: `kind: "jwt" is not sigv4`},
 		{yaml: "[1, 2]", err: "want a mapping"},
 	}

@@ -85,7 +85,7 @@ func (a ARN) AssumedRole() (role, session string, ok bool) {
 
 // CanonicalARN returns the ARN that allowlists compare: an assumed-role
 // session arn:P:sts::A:assumed-role/ROLE/SESSION becomes the role
-// arn:P:iam::A:role/ROLE (V-STS-8). Assumed-role ARNs carry no role path,
+// arn:P:iam::A:role/ROLE (docs/auth/sts-identity.md, "How a back end verifies a proof"). Assumed-role ARNs carry no role path,
 // so the canonical role ARN has none either; the session name, chosen by
 // the caller, is dropped. Other ARNs are returned as parsed.
 func CanonicalARN(s string) (string, error) {

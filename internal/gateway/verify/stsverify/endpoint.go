@@ -7,7 +7,7 @@ import (
 )
 
 // The real STS hosts a route may be configured to trust, per partition
-// (V-STS-10): regional, FIPS and dual-stack endpoints, and the global
+// (docs/auth/sts-identity.md, "How a back end verifies a proof"): regional, FIPS and dual-stack endpoints, and the global
 // sts.amazonaws.com in the aws partition only. This is a fixed list: a
 // client never chooses where the gateway sends its proof.
 var stsHosts = map[string][]*lazyre.Regexp{

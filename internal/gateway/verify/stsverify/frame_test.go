@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
@@ -31,10 +32,10 @@ func startDemo(t *testing.T, opts gateway.Options) (*gatewaytest.Server, *profil
 	opts.Mocks = []auth.MockFactory{stsverify.Mocks}
 	srv := gatewaytest.StartDemo(t, opts)
 	dir := t.TempDir()
-	if err := gateway.WriteDemoProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
+	if err := demoflow.WriteProfiles(filepath.Join(dir, "config.yaml"), srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	return srv, gateway.DemoProfiles(srv.URL, filepath.Join(dir, gateway.DemoGoogleKeyFileName)), dir
+	return srv, demoflow.Profiles(srv.URL, filepath.Join(dir, demoflow.GoogleKeyFileName)), dir
 }
 
 // deps are the signer's connections for a test: no environment, secrets

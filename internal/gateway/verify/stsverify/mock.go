@@ -28,7 +28,7 @@ const (
 	APIVersion              = "2011-06-15"
 	xmlNamespace            = "https://sts.amazonaws.com/doc/2011-06-15/"
 	// ProofLifetime is how long STS honours a signed GetCallerIdentity
-	// after its X-Amz-Date, whatever X-Amz-Expires says (S-AWS-16); it is
+	// after its X-Amz-Date, whatever X-Amz-Expires says (docs/auth/sts-identity.md, "Lifetime, traces, and what is never shown"); it is
 	// also STS's clock tolerance for header-signed requests.
 	ProofLifetime = 15 * time.Minute
 	// maxMockBody bounds a request body the mock STS reads.
@@ -106,7 +106,7 @@ func (m *MockSTS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // time now. r is a server request or one built by hand (see
 // sigv4verify.VerifyRequest); its body is read. Header-signed requests
 // must be within 15 minutes of now; pre-signed ones are honoured for 15
-// minutes after X-Amz-Date whatever their X-Amz-Expires (S-AWS-16).
+// minutes after X-Amz-Date whatever their X-Amz-Expires (docs/auth/sts-identity.md, "Lifetime, traces, and what is never shown").
 func GetCallerIdentity(r *http.Request, keys []auth.AWSKey, now time.Time) (*CallerIdentity, *STSError) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, &STSError{Status: http.StatusMethodNotAllowed, Code: "InvalidAction", Message: "STS answers GET and POST only, not " + r.Method}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -42,7 +43,7 @@ const (
 	maxK8sToken    = 4 << 10
 	maxHeaderValue = 16 << 10
 	// maxPresignExpires is aws-iam-authenticator's bound on X-Amz-Expires
-	// (V-STS-15); STS ignores the value for GetCallerIdentity anyway.
+	// (docs/auth/sts-identity.md, "How a back end verifies a proof"); STS ignores the value for GetCallerIdentity anyway.
 	maxPresignExpires = 900
 )
 
@@ -57,7 +58,7 @@ func serverIDHeader(format string) string {
 }
 
 // presignParams is the allowlist of query parameters of a pre-signed proof
-// (V-STS-12), by lower-case name, with the one spelling accepted.
+// (docs/auth/sts-identity.md, "How a back end verifies a proof"), by lower-case name, with the one spelling accepted.
 var presignParams = map[string]string{
 	"action":               "Action",
 	"version":              "Version",
@@ -71,7 +72,7 @@ var presignParams = map[string]string{
 }
 
 // vaultHeaders is the allowlist of headers copied from a Vault proof into
-// the STS request (V-STS-3); any other X-Amz-* header is refused, other
+// the STS request (docs/auth/sts-identity.md, "How a back end verifies a proof"); any other X-Amz-* header is refused, other
 // headers are dropped.
 var vaultHeaders = map[string]bool{
 	"authorization": true, "content-type": true, "x-amz-date": true,
@@ -209,164 +210,196 @@ type vaultLogin struct {
 	Role    string  `json:"role"` // a Vault role name; accepted and ignored
 }
 
-// parseVault reads Vault's iam login fields (V-STS-1..3, V-STS-5).
+// parseVault reads Vault's iam login fields (docs/auth/sts-identity.md, "How a back end verifies a proof"): the
+// login JSON, the STS endpoint, the body, the headers and their
+// Authorization, one function each.
 func parseVault(v string) (*proof, *vaultRejection) {
-	reject := func(format string, args ...any) (*proof, *vaultRejection) {
-		return nil, &vaultRejection{Rejection: auth.Reject(rejectcode.MalformedProof, "vault proof: "+format, args...)}
-	}
 	js, err := base64.StdEncoding.Strict().DecodeString(v)
 	if err != nil || len(js) == 0 || js[0] != '{' {
 		return nil, &vaultRejection{garbage: true}
 	}
+	fail := func(rej *auth.Rejection) (*proof, *vaultRejection) {
+		return nil, &vaultRejection{Rejection: rej}
+	}
+	rawURL, body, hdrJSON, rej := decodeVaultLogin(js)
+	if rej != nil {
+		return fail(rej)
+	}
+	target, rej := vaultTarget(rawURL)
+	if rej != nil {
+		return fail(rej)
+	}
+	p := &proof{format: FormatVault, method: http.MethodPost, body: body, target: target}
+	if rej := checkVaultBody(body); rej != nil {
+		return fail(rej)
+	}
+	if p.headers, rej = vaultRequestHeaders(hdrJSON); rej != nil {
+		return fail(rej)
+	}
+	p.serverID = p.headers.Get(ServerIDHeaderVault)
+	if rej := p.parseVaultAuthorization(); rej != nil {
+		return fail(rej)
+	}
+	return p, nil
+}
+
+// vaultReject is a refusal of the vault proof's form.
+func vaultReject(format string, args ...any) *auth.Rejection {
+	return auth.Reject(rejectcode.MalformedProof, "vault proof: "+format, args...)
+}
+
+// decodeVaultLogin decodes the login JSON (no unknown or missing fields,
+// method POST) and its three base64 fields.
+func decodeVaultLogin(js []byte) (rawURL, body, hdrJSON []byte, rej *auth.Rejection) {
 	var login vaultLogin
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&login); err != nil {
-		return reject("the login fields are not valid: %v", shortErr(err))
+		return nil, nil, nil, vaultReject("the login fields are not valid: %v", shortErr(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return reject("trailing data after the login fields")
+		return nil, nil, nil, vaultReject("trailing data after the login fields")
 	}
 	switch {
 	case login.Method == nil || login.URL == nil || login.Body == nil || login.Headers == nil:
-		return reject("want iam_http_request_method, iam_request_url, iam_request_body and iam_request_headers")
+		return nil, nil, nil, vaultReject("want iam_http_request_method, iam_request_url, iam_request_body and iam_request_headers")
 	case *login.Method != http.MethodPost:
-		return reject("iam_http_request_method must be POST, not %q", shorten(*login.Method))
+		return nil, nil, nil, vaultReject("iam_http_request_method must be POST, not %q", shorten(*login.Method))
 	}
-	field := func(b64 string) ([]byte, bool) {
-		b, err := base64.StdEncoding.Strict().DecodeString(b64)
-		return b, err == nil
+	out := make([][]byte, 3)
+	for i, f := range []struct{ name, b64 string }{{"iam_request_url", *login.URL}, {"iam_request_body", *login.Body}, {"iam_request_headers", *login.Headers}} {
+		b, err := base64.StdEncoding.Strict().DecodeString(f.b64)
+		if err != nil {
+			return nil, nil, nil, vaultReject("%s is not base64", f.name)
+		}
+		out[i] = b
 	}
-	rawURL, ok := field(*login.URL)
-	if !ok {
-		return reject("iam_request_url is not base64")
-	}
-	body, ok := field(*login.Body)
-	if !ok {
-		return reject("iam_request_body is not base64")
-	}
-	hdrJSON, ok := field(*login.Headers)
-	if !ok {
-		return reject("iam_request_headers is not base64")
-	}
+	return out[0], out[1], out[2], nil
+}
 
+// vaultTarget reads iam_request_url: an absolute URL, the bare STS endpoint.
+func vaultTarget(rawURL []byte) (*url.URL, *auth.Rejection) {
 	u, err := url.Parse(string(rawURL))
 	if err != nil || u.Opaque != "" || u.Host == "" {
-		return reject("iam_request_url is not an absolute URL")
+		return nil, vaultReject("iam_request_url is not an absolute URL")
 	}
 	if u.User != nil || u.Fragment != "" || u.RawQuery != "" || u.ForceQuery {
-		return reject("iam_request_url must be the bare STS endpoint, without user info, query or fragment")
+		return nil, vaultReject("iam_request_url must be the bare STS endpoint, without user info, query or fragment")
 	}
-	p := &proof{format: FormatVault, method: http.MethodPost, body: body, headers: http.Header{},
-		target: &url.URL{Scheme: strings.ToLower(u.Scheme), Host: u.Host, Path: u.Path, RawPath: u.RawPath}}
+	return &url.URL{Scheme: strings.ToLower(u.Scheme), Host: u.Host, Path: u.Path, RawPath: u.RawPath}, nil
+}
 
-	// The body: exactly Action=GetCallerIdentity and Version (V-STS-2).
+// checkVaultBody requires the body to be exactly Action=GetCallerIdentity
+// and Version (docs/auth/sts-identity.md, "How a back end verifies a proof").
+func checkVaultBody(body []byte) *auth.Rejection {
 	form, err := awsv4.ParseQuery(string(body))
 	if err != nil {
-		return reject("iam_request_body: %v", err)
+		return vaultReject("iam_request_body: %v", err)
 	}
 	vals := map[string]string{}
 	for _, f := range form {
 		lk := strings.ToLower(f.Key)
 		if _, dup := vals[lk]; dup {
-			return reject("iam_request_body: %s appears more than once (compared case-insensitively)", shorten(f.Key))
+			return vaultReject("iam_request_body: %s appears more than once (compared case-insensitively)", shorten(f.Key))
 		}
 		if f.Key != "Action" && f.Key != "Version" {
-			return reject("iam_request_body: parameter %q is not allowed (only Action and Version)", shorten(f.Key))
+			return vaultReject("iam_request_body: parameter %q is not allowed (only Action and Version)", shorten(f.Key))
 		}
 		vals[lk] = f.Value
 	}
 	if _, ok := vals["action"]; !ok {
-		return reject("iam_request_body lacks Action")
+		return vaultReject("iam_request_body lacks Action")
 	}
 	if _, ok := vals["version"]; !ok {
-		return reject("iam_request_body lacks Version")
+		return vaultReject("iam_request_body lacks Version")
 	}
-	if rej := checkOperation(vals["action"], vals["version"]); rej != nil {
-		return nil, &vaultRejection{Rejection: rej}
-	}
+	return checkOperation(vals["action"], vals["version"])
+}
 
-	// The headers: Go's map[string][]string (or string values), names
-	// unique case-insensitively, only the allowlist copied.
+// vaultRequestHeaders reads iam_request_headers: Go's map[string][]string
+// (or string values), names unique case-insensitively, only the allowlist
+// copied, and a form Content-Type.
+func vaultRequestHeaders(hdrJSON []byte) (http.Header, *auth.Rejection) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hdrJSON, &raw); err != nil {
-		return reject("iam_request_headers is not a JSON object of headers")
+		return nil, vaultReject("iam_request_headers is not a JSON object of headers")
 	}
+	h := http.Header{}
 	for name, rv := range raw {
 		lk := strings.ToLower(name)
 		var vs []string
 		var one string
 		if err := json.Unmarshal(rv, &vs); err != nil {
 			if err := json.Unmarshal(rv, &one); err != nil {
-				return reject("iam_request_headers: %s is neither a string nor a list of strings", shorten(name))
+				return nil, vaultReject("iam_request_headers: %s is neither a string nor a list of strings", shorten(name))
 			}
 			vs = []string{one}
 		}
 		if !vaultHeaders[lk] {
 			if strings.HasPrefix(lk, "x-amz-") {
-				return reject("header %s is not allowed in a GetCallerIdentity proof", shorten(name))
+				return nil, vaultReject("header %s is not allowed in a GetCallerIdentity proof", shorten(name))
 			}
 			continue // User-Agent and the like: not forwarded
 		}
 		ck := http.CanonicalHeaderKey(lk)
-		if _, dup := p.headers[ck]; dup {
-			return reject("header %s appears more than once (compared case-insensitively)", shorten(name))
+		if _, dup := h[ck]; dup {
+			return nil, vaultReject("header %s appears more than once (compared case-insensitively)", shorten(name))
 		}
 		if len(vs) != 1 {
-			return reject("header %s must have exactly one value", shorten(name))
+			return nil, vaultReject("header %s must have exactly one value", shorten(name))
 		}
-		p.headers[ck] = vs
+		h[ck] = vs
 	}
-	ct := p.headers.Get("Content-Type")
+	ct := h.Get("Content-Type")
 	if mt, params, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" ||
 		len(params) > 1 || (len(params) == 1 && !strings.EqualFold(params["charset"], "utf-8")) {
-		return reject("Content-Type must be application/x-www-form-urlencoded; charset=utf-8, not %q", shorten(ct))
+		return nil, vaultReject("Content-Type must be application/x-www-form-urlencoded; charset=utf-8, not %q", shorten(ct))
 	}
-	p.serverID = p.headers.Get(ServerIDHeaderVault)
+	return h, nil
+}
 
-	// Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…
+// parseVaultAuthorization reads the proof's SigV4 Authorization header
+// (AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…) and its
+// X-Amz-Date.
+func (p *proof) parseVaultAuthorization() *auth.Rejection {
 	authz := p.headers.Get("Authorization")
 	if authz == "" {
-		return reject("the Authorization header is missing")
+		return vaultReject("the Authorization header is missing")
 	}
-	alg, rest, _ := strings.Cut(authz, " ")
-	if alg != awsv4.Algorithm {
-		return reject("the Authorization header is not %s", awsv4.Algorithm)
+	a, perr := awsv4.ParseAuthorization(authz)
+	if a.Algorithm != awsv4.Algorithm {
+		return vaultReject("the Authorization header is not %s", awsv4.Algorithm)
 	}
-	fields := map[string]string{}
-	for part := range strings.SplitSeq(rest, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || (k != "Credential" && k != "SignedHeaders" && k != "Signature") {
-			return reject("malformed Authorization header")
+	var aerr *awsv4.AuthError
+	if errors.As(perr, &aerr) {
+		switch aerr.Problem {
+		case awsv4.DuplicateField:
+			// Exactly one SignedHeaders component (docs/auth/sts-identity.md, "How a back end verifies a proof").
+			return vaultReject("the Authorization header has %s more than once", aerr.Part)
+		case awsv4.MissingField:
+			return vaultReject("the Authorization header needs Credential, SignedHeaders and Signature")
 		}
-		if _, dup := fields[k]; dup {
-			// V-STS-5: exactly one SignedHeaders component.
-			return reject("the Authorization header has %s more than once", k)
-		}
-		fields[k] = val
+		return vaultReject("malformed Authorization header")
 	}
-	if len(fields) != 3 {
-		return reject("the Authorization header needs Credential, SignedHeaders and Signature")
-	}
-	if rej := p.parseCredential(fields["Credential"]); rej != nil {
-		return nil, &vaultRejection{Rejection: rej}
+	if rej := p.parseCredential(a.Credential); rej != nil {
+		return rej
 	}
 	d := p.headers.Get("X-Amz-Date")
 	if d == "" {
-		return reject("the X-Amz-Date header is missing")
+		return vaultReject("the X-Amz-Date header is missing")
 	}
 	if rej := p.parseDate(d); rej != nil {
-		return nil, &vaultRejection{Rejection: rej}
+		return rej
 	}
 	// content-length is the validated body's, which the rebuilt request carries.
 	allowed := []string{"host", "content-length", "content-type", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", ServerIDHeaderVault}
-	if rej := p.parseSignedHeaders(fields["SignedHeaders"], allowed); rej != nil {
-		return nil, &vaultRejection{Rejection: rej}
+	if rej := p.parseSignedHeaders(a.SignedHeaders, allowed); rej != nil {
+		return rej
 	}
 	if !slices.Contains(p.signedHeaders, "x-amz-date") {
-		return reject("x-amz-date is not signed")
+		return vaultReject("x-amz-date is not signed")
 	}
-	return p, nil
+	return nil
 }
 
 // checkOperation requires GetCallerIdentity of the 2011-06-15 API.
@@ -428,12 +461,13 @@ func (p *proof) parseSignedHeaders(s string, allowed []string) *auth.Rejection {
 }
 
 // signs reports whether a header is in SignedHeaders (exact element match,
-// V-STS-14).
+// docs/auth/sts-identity.md).
 func (p *proof) signs(name string) bool { return slices.Contains(p.signedHeaders, name) }
 
-// request rebuilds the STS request from trusted parts (V-STS-18): the
-// trusted endpoint (method, scheme, host, path), the allowlisted signature
-// parameters or headers, the validated body, and the route's own server id.
+// request rebuilds the STS request from trusted parts: the trusted endpoint
+// (method, scheme, host, path), the allowlisted signature parameters or
+// headers, the validated body, and the route's own server id
+// (docs/auth/sts-identity.md, "How a back end verifies a proof").
 func (p *proof) request(endpoint *url.URL, serverID string) *http.Request {
 	u := &url.URL{Scheme: endpoint.Scheme, Host: endpoint.Host, Path: endpoint.Path, RawPath: endpoint.RawPath}
 	r := &http.Request{Method: p.method, URL: u, Host: endpoint.Host, Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}

@@ -22,7 +22,7 @@ const realSTSTimeout = 10 * time.Second
 const maxSTSAnswer = 64 << 10
 
 // newSTSClient returns the HTTP client for real STS calls: never follows a
-// redirect (V-STS-6), bounded in time.
+// redirect (docs/auth/sts-identity.md, "How a back end verifies a proof"), bounded in time.
 func newSTSClient(base *http.Client) *http.Client {
 	c := &http.Client{Timeout: realSTSTimeout}
 	if base != nil {
@@ -37,7 +37,7 @@ func newSTSClient(base *http.Client) *http.Client {
 }
 
 // callSTS sends a rebuilt GetCallerIdentity request to a real STS endpoint
-// and parses the answer strictly (V-STS-7, V-STS-16).
+// and parses the answer strictly (docs/auth/sts-identity.md, "How a back end verifies a proof").
 func callSTS(ctx context.Context, client *http.Client, req *http.Request) (*CallerIdentity, *auth.Rejection) {
 	req = req.WithContext(ctx)
 	// Asking for JSON is not part of the signature; it avoids XML's

@@ -99,7 +99,7 @@ func TestFactoryConfig(t *testing.T) {
 		{`{kind: sts_identity, allow: ["arn:aws:iam::123456789012:user/x"], sts: "http://sts.amazonaws.com/"}`, "want mock, a partition"},
 		{`{kind: sts_identity, allow: ["arn:aws:iam::123456789012:user/x"], header: "bad header"}`, "not a valid header name"},
 		{`{kind: sts_identity, allow: ["arn:aws:iam::123456789012:user/x"], max_skew: -1s}`, "max_skew"},
-		{`{kind: sts_identity, allow: ["arn:aws:iam::123456789012:user/x"], alow: []}`, "alow (line 1): unknown key"},
+		{`{kind: sts_identity, allow: ["arn:aws:iam::123456789012:user/x"], alow: []}`, `line 1: unknown key "alow" in kind sts_identity (did you mean allow?)`},
 		{`{kind: sts_identity, allow: "arn:aws:iam::123456789012:user/x"}`, "allow (line 1): want a list"},
 	}
 	for _, c := range cases {

@@ -55,6 +55,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/rejectcode"
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
 // Kind is the verifier's name in gateway configs and in Identity.Kind.
@@ -255,7 +256,7 @@ func Factory(node *yaml.Node, env *auth.Env) (auth.Verifier, error) {
 			}
 			opts.MaxSkew = d
 		default:
-			return nil, fmt.Errorf("%s (line %d): unknown key for kind sts_identity (want one of %s)", k.Value, k.Line, strings.Join(configKeys, ", "))
+			return nil, strictyaml.UnknownKey(k, "kind sts_identity", configKeys)
 		}
 		if err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/hostcheck"
 )
 
 // Client is a registered OAuth app client.
@@ -85,7 +86,7 @@ func checkRegisteredURL(s string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !hostcheck.RedirectLoopback(u.Hostname()) {
 			return fmt.Errorf("%q: http is allowed only for 127.0.0.1, [::1] and localhost", s)
 		}
 	default:
@@ -97,13 +98,9 @@ func checkRegisteredURL(s string) error {
 	return nil
 }
 
-func isLoopbackHost(h string) bool {
-	return h == "127.0.0.1" || h == "::1" || h == "localhost"
-}
-
 // MatchRedirect reports whether got is one of the registered URLs: a
 // byte-for-byte match, or, for http loopback URLs, the same host, path and
-// query on any port (RFC 8252 §7.3, V-OA-1). The URL is parsed, never
+// query on any port (RFC 8252 §7.3). The URL is parsed, never
 // matched with a pattern, so http://localhost:pw@evil.example/ or
 // http://127.0.0.1.evil.example/ never match.
 func MatchRedirect(registered []string, got string) bool {
@@ -139,7 +136,7 @@ func parseLoopback(s string) (loopbackURL, bool) {
 		return loopbackURL{}, false
 	}
 	host, port := u.Hostname(), u.Port()
-	if !isLoopbackHost(host) {
+	if !hostcheck.RedirectLoopback(host) {
 		return loopbackURL{}, false
 	}
 	// The authority must be exactly host[:port] as parsed.

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/strictyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -100,11 +99,5 @@ func KnownKeys(m *yaml.Node, where string, keys ...string) error {
 	if m.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: %s: want a mapping", m.Line, where)
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		if !slices.Contains(keys, k.Value) {
-			return fmt.Errorf("line %d: unknown key %q in %s (known: %s)", k.Line, k.Value, where, strings.Join(keys, ", "))
-		}
-	}
-	return nil
+	return strictyaml.Check(m, where, keys...)
 }

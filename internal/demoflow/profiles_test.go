@@ -1,4 +1,4 @@
-package gateway_test
+package demoflow_test
 
 import (
 	"bytes"
@@ -14,16 +14,16 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
-	"github.com/gwcurl/gwcurl/internal/gateway"
+	"github.com/gwcurl/gwcurl/internal/demoflow"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
-func TestWriteDemoProfiles(t *testing.T) {
+func TestWriteProfiles(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "new", "cfg")
 	path := filepath.Join(dir, "config.yaml")
 	const base = "http://127.0.0.1:4567"
-	if err := gateway.WriteDemoProfiles(path, base+"/"); err != nil {
+	if err := demoflow.WriteProfiles(path, base+"/"); err != nil {
 		t.Fatal(err)
 	}
 	for name, mode := range map[string]os.FileMode{
@@ -125,14 +125,14 @@ func TestWriteDemoProfiles(t *testing.T) {
 	}
 
 	// Writing again (a restarted gateway on another port) replaces the files.
-	if err := gateway.WriteDemoProfiles(path, "http://127.0.0.1:9999"); err != nil {
+	if err := demoflow.WriteProfiles(path, "http://127.0.0.1:9999"); err != nil {
 		t.Fatal(err)
 	}
 	data, _ = os.ReadFile(path)
 	if !bytes.Contains(data, []byte("http://127.0.0.1:9999/aws")) || bytes.Contains(data, []byte("4567")) {
 		t.Errorf("rewrite kept the old base URL")
 	}
-	if err := gateway.WriteDemoProfiles(path, "not a url"); err == nil {
+	if err := demoflow.WriteProfiles(path, "not a url"); err == nil {
 		t.Error("bad base URL accepted")
 	}
 }

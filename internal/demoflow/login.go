@@ -1,4 +1,4 @@
-package login
+package demoflow
 
 import (
 	"context"
@@ -14,23 +14,30 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/gwcurl/gwcurl/internal/demo"
+	"github.com/gwcurl/gwcurl/internal/login"
+	"github.com/gwcurl/gwcurl/internal/redact"
 )
 
-// Paths of the mock gateway that DemoLogin reads.
-const mailboxPath = "/_mock/mailbox"
+const (
+	mailboxPath = "/_mock/mailbox" // the mock gateway's mailbox, which Login reads
+	maxBody     = 1 << 20          // the most read of a page or a mailbox answer
+)
 
-// DemoLogin completes the profile's browser login against the mock gateway
-// at baseURL with no browser, for `gwcurl demo`: it runs the real [Login]
+// Login completes the profile's browser login against the mock gateway
+// at baseURL with no browser, for `gwcurl demo`: it runs the real [login.Login]
 // (loopback listener, state, PKCE, token verification and storage) and
 // plays the person's part over HTTP. For cognito the Browser opens the
 // login page, fills in the demo user (demo@example.com / demo-password) and
 // submits the form, whose redirect reaches the listener; for magic-link it
 // reads the new message for the address from /_mock/mailbox and opens its
 // link. o.Browser, o.NoBrowser, o.Stdin and o.Interactive are ignored.
-func DemoLogin(ctx context.Context, o Options, baseURL string) error {
+func Login(ctx context.Context, o login.Options, baseURL string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	client := o.client()
+	client := o.HTTPClient
+	if client == nil {
+		client = &http.Client{}
+	}
 	o.NoBrowser, o.Interactive, o.Stdin = false, false, nil
 	fail := func(err error) { cancel(fmt.Errorf("demo browser: %w", err)) }
 	switch o.Auth.Kind {
@@ -58,7 +65,7 @@ func DemoLogin(ctx context.Context, o Options, baseURL string) error {
 	default:
 		return fmt.Errorf("auth kind %q has no browser login", o.Auth.Kind)
 	}
-	_, err := Login(ctx, o)
+	_, err := login.Login(ctx, o)
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
@@ -204,7 +211,7 @@ func pageText(b []byte) string {
 		}
 	}
 	walk(doc)
-	return clean(strings.TrimSpace(sb.String()))
+	return redact.Printable(strings.TrimSpace(sb.String()))
 }
 
 type mailMessage struct {
