@@ -3,7 +3,7 @@
 # lambda, which takes no streaming payload: gwcurl hashes the file (one pass),
 # signs, then sends it (a second pass). The yardstick is what a shell script
 # would do, `sha256sum FILE` then `curl -T FILE`, to the same local origin,
-# which reads the body to its end and discards it (bench/cmd/origin /sink/).
+# which reads the body to its end and discards it (`sigv4bench sink`).
 # ROUNDS rounds, the commands interleaved within each round; medians reported.
 # The origin answers the byte count and the x-amz-content-sha256 it got,
 # checked against the file.
@@ -17,8 +17,8 @@ need_time
 GW=$OUT/gwcurl
 WORK=$(mktemp -d "$OUT/uploadhash.XXXXXX")
 trap 'kill ${BG_PIDS:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
-(cd "$ROOT" && go build -o "$OUT/origin" ./bench/cmd/origin)
-start_bg ORIGIN "$OUT/origin"
+(cd "$ROOT" && go build -o "$OUT/sigv4bench" ./bench/cmd/sigv4bench)
+start_bg ORIGIN "$OUT/sigv4bench" sink
 
 isolate_aws
 printf '%s' gwcurlBenchSecretKey0000000000000000000001 >"$WORK/secret"
@@ -38,7 +38,7 @@ WANT=$(sha256sum "$WORK/blob" | cut -d' ' -f1)
 python3 - "$WORK/check.json" "$BYTES" "$WANT" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["body_length"] == int(sys.argv[2]), d
+assert d["bytes"] == int(sys.argv[2]), d
 assert d["x_amz_content_sha256"] == sys.argv[3], d
 PY
 
