@@ -2,35 +2,39 @@
 # S3 streaming upload (issue 19): a 1 GiB file PUT to a local MinIO with
 # automatic streaming signing (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, one pass
 # over the file) vs `curl -T` of the same file, unsigned (the bucket allows
-# anonymous PutObject for that one prefix). Wall time and peak RSS of each
-# from /usr/bin/time -v; then gwcurl's object is read back and its SHA-256
+# anonymous PutObject for that one prefix). ROUNDS rounds, the commands
+# interleaved within each round so that load from elsewhere on the machine
+# falls on all of them; wall time and peak RSS of each from /usr/bin/time;
+# medians reported. gwcurl's object is then read back and its SHA-256
 # compared with the file's.
 #
-# Targets (issue 19): gwcurl wall <= 1.2 x curl's, gwcurl peak RSS <= 32 MiB.
-# Knobs: UPLOAD_BYTES (default 1073741824), MINIO (default: minio on PATH or
-# ~/go/bin/minio).
+# Targets (issue 19): gwcurl wall <= 1.2 x curl's (medians), gwcurl peak RSS
+# <= 32 MiB (the largest of the rounds).
+# Knobs: UPLOAD_BYTES (default 1073741824), ROUNDS (default 5), MINIO
+# (default: minio on PATH or ~/go/bin/minio), MINIO_DATA (MinIO's drive;
+# default a directory under bench/out; /dev/shm/... takes the disk out of
+# both figures, which makes the ratio stricter, not easier).
 source "$(dirname "$0")/lib.sh"
+source "$BENCH_DIR/upload_lib.sh"
 build_gwcurl
-[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+need_time
 MINIO=${MINIO:-$(command -v minio || echo "$HOME/go/bin/minio")}
 [ -x "$MINIO" ] || { echo "minio not found: go install github.com/minio/minio@... (see .ci/run)" >&2; exit 1; }
-BYTES=${UPLOAD_BYTES:-1073741824}
 GW=$OUT/gwcurl
 WORK=$(mktemp -d "$OUT/s3stream.XXXXXX")
-trap 'kill ${BG_PIDS:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
+DATA=${MINIO_DATA:-$WORK/data}
+trap 'kill ${BG_PIDS:-} 2>/dev/null || true; rm -rf "$WORK" "$DATA"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port); CONSOLE=$(free_port)
 USER_=gwcurlbench SECRET=gwcurl-bench-secret-0001
 MINIO_ROOT_USER=$USER_ MINIO_ROOT_PASSWORD=$SECRET MINIO_BROWSER=off MINIO_UPDATE=off HOME=$WORK \
-  "$MINIO" server --quiet --address "127.0.0.1:$PORT" --console-address "127.0.0.1:$CONSOLE" "$WORK/data" >"$OUT/minio.log" 2>&1 &
+  "$MINIO" server --quiet --address "127.0.0.1:$PORT" --console-address "127.0.0.1:$CONSOLE" "$DATA" >"$OUT/minio.log" 2>&1 &
 BG_PIDS="${BG_PIDS:-} $!"
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 300); do curl -sf -o /dev/null "$BASE/minio/health/ready" && break; sleep 0.2; done
 
 # gwcurl profile with the MinIO keys; the machine's AWS setup stays out.
-export NO_COLOR=1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION AWS_DEFAULT_REGION
+isolate_aws
 printf '%s' "$SECRET" >"$WORK/secret"
 cat >"$WORK/config.yaml" <<YAML
 profiles:
@@ -42,39 +46,31 @@ export GWCURL_CONFIG=$WORK/config.yaml
 for _ in $(seq 1 50); do "$GW" -s -f -p minio -X PUT /bench >/dev/null 2>&1 && break; sleep 0.2; done
 "$GW" -s -f -p minio -X PUT '/bench?policy' -H 'Content-Type: application/json' -d '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:PutObject"],"Resource":["arn:aws:s3:::bench/curl/*"]}]}' >/dev/null
 
-echo "writing $BYTES random bytes" >&2
-head -c "$BYTES" /dev/urandom >"$WORK/blob"
+make_blob "$WORK/blob"
 WANT=$(sha256sum "$WORK/blob" | cut -d' ' -f1)
-cat "$WORK/blob" >/dev/null # both runs start from a warm page cache
 
-measure() { # name cmd...: prints "wall_seconds peak_rss_kib"
-  local name=$1; shift
-  sync # the previous run's writeback is not billed to this one
-  /usr/bin/time -v -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; exit 1; }
-  python3 - "$WORK/$name.time" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-w = re.search(r"Elapsed \(wall clock\) time.*: (.+)", t).group(1).split(":")
-secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(w)))
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
-cpu = sum(float(re.search(p + r": ([\d.]+)", t).group(1)) for p in ("User time \\(seconds\\)", "System time \\(seconds\\)"))
-print(f"{secs:.2f} {rss} {cpu:.2f}")
-PY
-}
-read -r GW_WALL GW_RSS GW_CPU < <(measure gwcurl "$GW" -v -s -f -p minio -T "$WORK/blob" /bench/gwcurl/blob)
-grep -q 'streaming payload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)' "$WORK/gwcurl.err" || { echo "gwcurl did not stream-sign the upload" >&2; exit 1; }
-read -r CURL_WALL CURL_RSS CURL_CPU < <(measure curl curl -sS -f -o /dev/null -T "$WORK/blob" "$BASE/bench/curl/blob")
-# For reference: the same upload hashed first (two passes over the file).
-read -r HASH_WALL HASH_RSS HASH_CPU < <(measure hash "$GW" -s -f -p minio --payload hash -T "$WORK/blob" /bench/gwcurl/blob-hash)
+# The first gwcurl run must have stream-signed.
+"$GW" -v -s -f -p minio -T "$WORK/blob" /bench/gwcurl/blob 2>"$WORK/v.err" >/dev/null
+grep -q 'streaming payload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)' "$WORK/v.err" || { echo "gwcurl did not stream-sign the upload" >&2; exit 1; }
+
+for r in $(seq 1 "$ROUNDS"); do
+  measure gwcurl "$r" "$GW" -s -f -p minio -T "$WORK/blob" /bench/gwcurl/blob
+  measure curl "$r" curl -sS -f -o /dev/null -T "$WORK/blob" "$BASE/bench/curl/blob"
+  # For reference: the same upload hashed first (two passes over the file).
+  measure hash "$r" "$GW" -s -f -p minio --payload hash -T "$WORK/blob" /bench/gwcurl/blob-hash
+done
 "$GW" -s -f -p minio -o "$WORK/back" /bench/gwcurl/blob
 GOT=$(sha256sum "$WORK/back" | cut -d' ' -f1)
 [ "$GOT" = "$WANT" ] || { echo "object differs: $GOT != $WANT" >&2; exit 1; }
-python3 - "$BYTES" "$GW_WALL" "$GW_RSS" "$CURL_WALL" "$CURL_RSS" "$HASH_WALL" "$HASH_RSS" "$GW_CPU" "$CURL_CPU" "$HASH_CPU" <<'PY'
-import sys
-n, gw, gr, cu, cr, hw, hr, gc, cc, hc = int(sys.argv[1]), *map(float, sys.argv[2:])
-print(f"S3 streaming upload of {n >> 20} MiB to MinIO (object read back, sha256 equal):")
-print(f"  gwcurl -T (streaming-signed): {gw:.2f} s, peak RSS {gr/1024:.1f} MiB, client CPU {gc:.2f} s")
-print(f"  curl -T (unsigned):           {cu:.2f} s, peak RSS {cr/1024:.1f} MiB, client CPU {cc:.2f} s")
-print(f"  gwcurl --payload hash -T:     {hw:.2f} s, peak RSS {hr/1024:.1f} MiB, client CPU {hc:.2f} s (reference: two passes)")
-print(f"  wall ratio gwcurl/curl = {gw/cu:.3f} (target <= 1.2); gwcurl RSS target <= 32 MiB")
+rm -f "$WORK/back"
+echo "S3 streaming upload of $((BYTES >> 20)) MiB to MinIO, $ROUNDS rounds (object read back, sha256 equal):"
+summarize "$WORK/results" <<'PY'
+gw, cu, hs = R["gwcurl"], R["curl"], R["hash"]
+line("gwcurl -T (streaming-signed)", gw)
+line("curl -T (unsigned)", cu)
+line("gwcurl --payload hash -T (reference: two passes)", hs)
+ratios = [g["wall"] / c["wall"] for g, c in zip(gw, cu)]
+print(f"  per-round wall ratios gwcurl/curl: {' '.join(f'{x:.3f}' for x in ratios)}")
+print(f"  wall ratio gwcurl/curl (medians) = {med(gw, 'wall') / med(cu, 'wall'):.3f} (target <= 1.2); "
+      f"gwcurl peak RSS {max(x['rss'] for x in gw) / 1024:.1f} MiB (target <= 32 MiB)")
 PY

@@ -21,6 +21,7 @@ var (
 	docSeed  = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
 	docSigs  = []string{"ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648", "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497", "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"}
 	docSizes = []int{65536, 1024, 0}
+	docChunk = 64 << 10 // the example's chunk size
 )
 
 func docChain() ChunkChain {
@@ -42,7 +43,7 @@ func docBody() []byte {
 
 func TestChunkEncoderDocExample(t *testing.T) {
 	data := bytes.Repeat([]byte("a"), 66560)
-	enc := NewChunkEncoder(bytes.NewReader(data), docChain(), DefaultChunkSize, int64(len(data)))
+	enc := NewChunkEncoder(bytes.NewReader(data), docChain(), docChunk, int64(len(data)))
 	got, err := io.ReadAll(enc)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,7 @@ func TestChunkEncoderDocExample(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("encoding differs from the AWS example:\n got %q...\nwant %q...", got[:120], want[:120])
 	}
-	if n := ChunkedLength(66560, DefaultChunkSize); n != 66824 || int64(len(got)) != n {
+	if n := ChunkedLength(66560, docChunk); n != 66824 || int64(len(got)) != n {
 		t.Fatalf("ChunkedLength = %d, encoded %d, the example's Content-Length is 66824", n, len(got))
 	}
 }
@@ -59,12 +60,12 @@ func TestChunkEncoderDocExample(t *testing.T) {
 func TestChunkedLength(t *testing.T) {
 	for _, n := range []int64{0, 1, 8191, 65535, 65536, 65537, 3 << 20} {
 		data := bytes.Repeat([]byte("x"), int(n))
-		got, err := io.ReadAll(NewChunkEncoder(bytes.NewReader(data), docChain(), DefaultChunkSize, n))
+		got, err := io.ReadAll(NewChunkEncoder(bytes.NewReader(data), docChain(), docChunk, n))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if int64(len(got)) != ChunkedLength(n, DefaultChunkSize) {
-			t.Errorf("n=%d: encoded %d bytes, ChunkedLength says %d", n, len(got), ChunkedLength(n, DefaultChunkSize))
+		if int64(len(got)) != ChunkedLength(n, docChunk) {
+			t.Errorf("n=%d: encoded %d bytes, ChunkedLength says %d", n, len(got), ChunkedLength(n, docChunk))
 		}
 		dec, err := io.ReadAll(NewChunkDecoder(bytes.NewReader(got), docChain(), n))
 		if err != nil || !bytes.Equal(dec, data) {
@@ -74,7 +75,7 @@ func TestChunkedLength(t *testing.T) {
 }
 
 func TestChunkEncoderLengthMismatch(t *testing.T) {
-	_, err := io.ReadAll(NewChunkEncoder(strings.NewReader("abc"), docChain(), DefaultChunkSize, 4))
+	_, err := io.ReadAll(NewChunkEncoder(strings.NewReader("abc"), docChain(), docChunk, 4))
 	if err == nil || !strings.Contains(err.Error(), "3 bytes but 4") {
 		t.Fatalf("err = %v", err)
 	}
@@ -126,7 +127,7 @@ func TestChunkDecoderRefuses(t *testing.T) {
 
 func TestTrailerEncoder(t *testing.T) {
 	data := bytes.Repeat([]byte("a"), 65536+1024)
-	got, err := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data), crc32.NewIEEE(), "x-amz-checksum-crc32", DefaultChunkSize, int64(len(data))))
+	got, err := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data), crc32.NewIEEE(), "x-amz-checksum-crc32", docChunk, int64(len(data))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +138,8 @@ func TestTrailerEncoder(t *testing.T) {
 		t.Fatalf("encoding:\n got ...%q\nwant ...%q", got[len(got)-60:], want[len(want)-60:])
 	}
 	for _, n := range []int{0, 1, 65536, 200000} {
-		enc, _ := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data[:min(n, len(data))]), sha256.New(), "x-amz-checksum-sha256", DefaultChunkSize, int64(min(n, len(data)))))
-		if l := TrailerLength(int64(min(n, len(data))), DefaultChunkSize, "x-amz-checksum-sha256", sha256.Size); int64(len(enc)) != l {
+		enc, _ := io.ReadAll(NewTrailerEncoder(bytes.NewReader(data[:min(n, len(data))]), sha256.New(), "x-amz-checksum-sha256", docChunk, int64(min(n, len(data)))))
+		if l := TrailerLength(int64(min(n, len(data))), docChunk, "x-amz-checksum-sha256", sha256.Size); int64(len(enc)) != l {
 			t.Errorf("n=%d: encoded %d, TrailerLength %d", n, len(enc), l)
 		}
 	}

@@ -287,7 +287,7 @@ func payloadSHA256(req *http.Request) (string, int64, error) {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, make([]byte, 64<<10))
+	n, err := io.CopyBuffer(h, rc, make([]byte, 256<<10)) // fewer read calls than 64 KiB; sha256sum-speed or better
 	if err != nil {
 		return "", n, err
 	}

@@ -6,7 +6,9 @@
 //	    long as `gwcurl gateway` does not register it itself;
 //	sigv4bench sink
 //	    an origin that reads and discards every request body and answers
-//	    {"bytes": N}: the target of the large signed upload.
+//	    {"bytes": N, "x_amz_content_sha256": "..."} (the payload hash the
+//	    client signed): the target of the large signed uploads
+//	    (sigv4.sh, upload_hash.sh).
 package main
 
 import (
@@ -84,7 +86,7 @@ func runSink() error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintf(w, "{\"bytes\": %d}\n", n)
+		fmt.Fprintf(w, "{\"bytes\": %d, \"x_amz_content_sha256\": %q}\n", n, r.Header.Get("X-Amz-Content-Sha256"))
 	})}
 	go srv.Serve(ln)
 	waitSignal()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/awsv4"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/sigv4verify"
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -86,9 +87,11 @@ func TestStreamingUploadVerified(t *testing.T) {
 		reason string
 	}{
 		{"intact", -1, 200, ""},
-		{"data byte in chunk 2", 100000, 403, "chunk signature mismatch"},
+		{"data byte in chunk 2", int64(awsv4.DefaultChunkSize) + 200, 403, "chunk signature mismatch"},
 		{"chunk signature", 30, 403, "chunk signature mismatch"},
-		{"last chunk", int64(len(data)) + 40*90 - 5, 403, "streaming upload refused"},
+		// The final (empty) chunk ends "0;chunk-signature=<64 hex>\r\n\r\n":
+		// a bit of its signature, 10 bytes before the end.
+		{"last chunk", awsv4.ChunkedLength(int64(len(data)), awsv4.DefaultChunkSize) - 10, 403, "streaming upload refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
