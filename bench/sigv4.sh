@@ -67,7 +67,7 @@ if [ ! -f "$BIG" ] || [ "$(stat -c %s "$BIG")" != "$SIZE" ]; then
   head -c "$SIZE" /dev/urandom >"$BIG.tmp" && mv "$BIG.tmp" "$BIG"
 fi
 start_bg SINK "$OUT/sigv4bench" sink
-UP=("$GW" -s -X PUT --auth sigv4 --service lambda --region us-east-1 -d "@$BIG" "$SINK/upload")
+UP=("$GW" -s -X PUT --auth sigv4 --service lambda --region us-east-1 --data-binary "@$BIG" "$SINK/upload")
 got=$("${UP[@]}")
 case $got in *"\"bytes\": $SIZE"*) ;; *) echo "the signed upload did not deliver $SIZE bytes: $got" >&2; exit 1 ;; esac
 /usr/bin/time -v "${UP[@]}" -o /dev/null 2>"$OUT/sigv4-upload.time"

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/gwcurl/gwcurl/internal/cli"
 )
 
 func main() {
@@ -40,5 +38,5 @@ func run(md, man string) error {
 			}
 		}
 	}
-	return cli.GenDocs(md, man)
+	return genDocs(md, man)
 }

@@ -50,7 +50,9 @@ func ScopeV4A(date, service string) string {
 	return date + "/" + service + "/" + ScopeTerminator
 }
 
-var nMinus2 = new(big.Int).Sub(elliptic.P256().Params().N, big.NewInt(2))
+// nMinus2 is n-2 of P-256, computed on first use: P-256's parameters are
+// built when first asked for, and most gwcurl commands never sign SigV4a.
+var nMinus2 = sync.OnceValue(func() *big.Int { return new(big.Int).Sub(elliptic.P256().Params().N, big.NewInt(2)) })
 
 // DeriveV4AKey derives the SigV4a ECDSA P-256 key of an access key pair.
 func DeriveV4AKey(accessKeyID, secret string) (*ecdsa.PrivateKey, error) {
@@ -69,7 +71,7 @@ func DeriveV4AKey(accessKeyID, secret string) (*ecdsa.PrivateKey, error) {
 		binary.BigEndian.PutUint32(buf[:], 256)
 		mac.Write(buf[:])
 		c := new(big.Int).SetBytes(mac.Sum(nil))
-		if c.Cmp(nMinus2) >= 0 {
+		if c.Cmp(nMinus2()) >= 0 {
 			continue // out of range: next counter
 		}
 		d := c.Add(c, big.NewInt(1)).FillBytes(make([]byte, 32))

@@ -26,6 +26,8 @@ func (l *Regexp) get() *regexp.Regexp {
 }
 
 func (l *Regexp) MatchString(s string) bool                  { return l.get().MatchString(s) }
+func (l *Regexp) Match(b []byte) bool                        { return l.get().Match(b) }
+func (l *Regexp) FindSubmatch(b []byte) [][]byte             { return l.get().FindSubmatch(b) }
 func (l *Regexp) FindString(s string) string                 { return l.get().FindString(s) }
 func (l *Regexp) FindStringIndex(s string) []int             { return l.get().FindStringIndex(s) }
 func (l *Regexp) FindStringSubmatch(s string) []string       { return l.get().FindStringSubmatch(s) }

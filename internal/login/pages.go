@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // resultPage is what the browser shows after the redirect to the loopback
-// listener: small, embedded, no external assets and no script.
-var resultPage = template.Must(template.New("result").Parse(`<!doctype html>
+// listener: small, embedded, no external assets and no script. Parsed on
+// first use, not at every gwcurl start.
+var resultPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("result").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -28,10 +31,11 @@ h1{font-size:1.3rem;margin-top:0;color:{{if .OK}}#15803d{{else}}#b91c1c{{end}}}
 </body>
 </html>
 `))
+})
 
 func writeResultPage(w http.ResponseWriter, status int, ok bool, msg string) {
 	var b bytes.Buffer
-	if err := resultPage.Execute(&b, struct {
+	if err := resultPage().Execute(&b, struct {
 		OK      bool
 		Message string
 	}{ok, msg}); err != nil {

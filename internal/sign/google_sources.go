@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/auth/credentials"
 	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -198,9 +197,11 @@ func authorizedUserBase(f googleFile, where string, d Deps) (*googleBase, error)
 
 // externalAccountBase is workload identity federation. The STS exchange
 // (subject token from a file, URL, executable or AWS) is done by
-// cloud.google.com/go/auth with the impersonation URL removed, so it
+// golang.org/x/oauth2/google with the impersonation URL removed, so it
 // answers the federated token itself; the ID token then comes from
-// generateIdToken for the service account the URL names.
+// generateIdToken for the service account the URL names. (x/oauth2 covers
+// the same sources as cloud.google.com/go/auth; one Google stack keeps the
+// binary's start-up small: docs/performance.md, "Start-up".)
 func externalAccountBase(b []byte, f googleFile, where string, d Deps) (*googleBase, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -212,12 +213,20 @@ func externalAccountBase(b []byte, f googleFile, where string, d Deps) (*googleB
 	if err != nil {
 		return nil, err
 	}
-	creds, err := credentials.NewCredentialsFromJSON(credentials.ExternalAccount, stripped, &credentials.DetectOptions{
-		Scopes: []string{cloudPlatform},
-		Client: d.HTTPClient,
-	})
-	if err != nil {
-		return nil, Credentialf(googleKind, "check the file made by `gcloud iam workload-identity-pools create-cred-config`", "google credentials %s: %v", where, err)
+	// newSource parses the file into a token source whose HTTP calls use
+	// ctx and d.HTTPClient; called once here to refuse a bad file early.
+	newSource := func(ctx context.Context) (oauth2.TokenSource, error) {
+		if d.HTTPClient != nil {
+			ctx = context.WithValue(ctx, oauth2.HTTPClient, d.HTTPClient)
+		}
+		creds, err := google.CredentialsFromJSONWithParams(ctx, stripped, google.CredentialsParams{Scopes: []string{cloudPlatform}})
+		if err != nil {
+			return nil, Credentialf(googleKind, "check the file made by `gcloud iam workload-identity-pools create-cred-config`", "google credentials %s: %v", where, err)
+		}
+		return creds.TokenSource, nil
+	}
+	if _, err := newSource(context.Background()); err != nil {
+		return nil, err
 	}
 	stsURL := f.TokenURL
 	if stsURL == "" {
@@ -229,11 +238,15 @@ func externalAccountBase(b []byte, f googleFile, where string, d Deps) (*googleB
 		localIAM: localIAMBeside(stsURL),
 		universe: stringField(raw, "universe_domain"),
 		access: func(ctx context.Context) (*oauth2.Token, error) {
-			t, err := creds.Token(ctx)
+			ts, err := newSource(ctx)
+			if err != nil {
+				return nil, err
+			}
+			t, err := ts.Token()
 			if err != nil {
 				return nil, Credentialf(googleKind, "check the workload identity provider and the subject token source", "federated token exchange at %s failed: %v", stsURL, err)
 			}
-			return &oauth2.Token{AccessToken: t.Value, TokenType: t.Type, Expiry: t.Expiry}, nil
+			return t, nil
 		},
 	}
 	if f.ServiceAccountImpersonationURL != "" {

@@ -74,6 +74,9 @@ func awsCredentials(ctx context.Context, a profiles.Auth, d Deps, o credOptions)
 	if a.AccessKeyID != "" {
 		return staticAWSCredentials(ctx, kind, a, d, getenv)
 	}
+	if prov, region, ok := envAWSCredentials(a, d, getenv); ok {
+		return prov, region, nil
+	}
 
 	// NOTE: the chain (SSO, STS assume-role, container credentials) keeps the
 	// SDK's own HTTP client rather than d.HTTPClient: only the SDK's
@@ -156,6 +159,36 @@ func staticAWSCredentials(ctx context.Context, kind string, a profiles.Auth, d D
 	d.Tracef("sigv4: credentials %s from the profile's static keys%s", a.AccessKeyID, ifThen(token != "", " (with session token)"))
 	p := credentials.NewStaticCredentialsProvider(a.AccessKeyID, secret, token)
 	return aws.NewCredentialsCache(p), region, nil
+}
+
+// envAWSCredentials is what `curl --aws-sigv4` does with keys in the
+// environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+// AWS_SESSION_TOKEN) used as they are, with no AWS config or credentials
+// file read, no instance metadata probe and no SDK configuration loaded.
+// It answers only where the SDK's default chain would pick the same keys
+// and region: no aws_profile in the auth block (that one wins over the
+// environment; AWS_PROFILE does not), and the region known without the
+// config file (auth.region, else AWS_REGION). Otherwise ok is false and
+// the full chain runs.
+func envAWSCredentials(a profiles.Auth, d Deps, getenv func(string) string) (prov aws.CredentialsProvider, region string, ok bool) {
+	if a.AWSProfile != "" {
+		return nil, "", false
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return nil, "", false
+	}
+	region = a.Region
+	if region == "" {
+		region = getenv("AWS_REGION")
+	}
+	if region == "" {
+		return nil, "", false
+	}
+	token := getenv("AWS_SESSION_TOKEN")
+	d.Tracef("sigv4: credentials %s from the environment (AWS_ACCESS_KEY_ID)%s; no AWS config file read", id, ifThen(token != "", " (with session token)"))
+	c := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, Source: credentials.StaticCredentialsName}
+	return aws.NewCredentialsCache(credentials.StaticCredentialsProvider{Value: c}), region, true
 }
 
 var errNoAWSCredentials = errors.New("no AWS credentials found")

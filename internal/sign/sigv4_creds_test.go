@@ -287,3 +287,56 @@ func TestResolveServiceRegion(t *testing.T) {
 		}
 	}
 }
+
+// Keys in the environment with a known region are used as they are, like
+// `curl --aws-sigv4`: the AWS config file is not read (here it is a
+// directory, which the SDK's loader refuses), and no instance metadata
+// probe runs. A named profile, or no region, still goes through the chain.
+func TestAWSCredentialsEnvironmentReadsNoFile(t *testing.T) {
+	dir := v4IsolateAWS(t)
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()) // unreadable as a file
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENVIRONMENT1")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "envSecret")
+	t.Setenv("AWS_SESSION_TOKEN", "envToken")
+	d, tl := v4Deps(nil, nil)
+	o := credOptions{onEC2: func() bool { t.Error("the EC2 probe ran"); return false }}
+
+	for _, region := range []struct{ auth, env, want string }{{"eu-west-3", "", "eu-west-3"}, {"", "ap-south-1", "ap-south-1"}} {
+		t.Setenv("AWS_REGION", region.env)
+		prov, got, err := awsCredentials(context.Background(), profiles.Auth{Kind: "sigv4", Region: region.auth}, d, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := prov.Retrieve(context.Background())
+		if err != nil || c.AccessKeyID != "AKIAFROMENVIRONMENT1" || c.SecretAccessKey != "envSecret" || c.SessionToken != "envToken" || got != region.want {
+			t.Errorf("got %s/%q (%v), region %q; want the environment's keys, region %q", c.AccessKeyID, c.SessionToken, err, got, region.want)
+		}
+	}
+	if !strings.Contains(tl.String(), "from the environment (AWS_ACCESS_KEY_ID)") || strings.Contains(tl.String(), "credential chain") {
+		t.Errorf("trace:\n%s", tl.String())
+	}
+
+	// No region known without the config file: the chain runs and reads it.
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	v4WriteFile(t, filepath.Join(dir, "config"), "[default]\nregion = ca-central-1\n")
+	_, got, err := awsCredentials(context.Background(), profiles.Auth{Kind: "sigv4"}, d, credOptions{onEC2: func() bool { return false }})
+	if err != nil || got != "ca-central-1" {
+		t.Errorf("without a region: got %q, %v; want the config file's ca-central-1", got, err)
+	}
+	// AWS_PROFILE does not beat the environment's keys (the SDK's order);
+	// the auth block's aws_profile does.
+	v4WriteFile(t, filepath.Join(dir, "credentials"), "[named]\naws_access_key_id = AKIAFROMPROFILE00001\naws_secret_access_key = profileSecret\n")
+	t.Setenv("AWS_REGION", "ap-south-1")
+	t.Setenv("AWS_PROFILE", "named")
+	for _, tc := range []struct{ auth, want string }{{"", "AKIAFROMENVIRONMENT1"}, {"named", "AKIAFROMPROFILE00001"}} {
+		prov, _, err := awsCredentials(context.Background(), profiles.Auth{Kind: "sigv4", AWSProfile: tc.auth}, d, credOptions{onEC2: func() bool { return false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := prov.Retrieve(context.Background()); c.AccessKeyID != tc.want {
+			t.Errorf("AWS_PROFILE=named, aws_profile %q: got %s, want %s", tc.auth, c.AccessKeyID, tc.want)
+		}
+	}
+}

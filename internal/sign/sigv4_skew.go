@@ -16,10 +16,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
 // ClockSkew is the offset between this machine's clock and the servers'
@@ -63,11 +64,11 @@ const skewMinimum = 30 * time.Second
 // skewReasons are how servers say a request's time was refused: S3's
 // RequestTimeTooSkewed, the "Signature expired" of most AWS services,
 // "Signature not yet current", and the mock gateway's reason.
-var skewReasons = regexp.MustCompile(`RequestTimeTooSkewed|Signature expired|Signature not yet current|off the gateway clock|request time too skewed`)
+var skewReasons = lazyre.New(`RequestTimeTooSkewed|Signature expired|Signature not yet current|off the gateway clock|request time too skewed`)
 
 // serverTimeInBody finds a time the body states: S3's <ServerTime>, the
 // mock gateway's gateway_time.
-var serverTimeInBody = regexp.MustCompile(`(?:<ServerTime>|"gateway_time"\s*:\s*")([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)`)
+var serverTimeInBody = lazyre.New(`(?:<ServerTime>|"gateway_time"\s*:\s*")([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)`)
 
 // Retry implements RetryOnResponse: see the file comment.
 func (s *sigV4Signer) Retry(_ context.Context, resp *http.Response) bool {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/nacl/box"
@@ -121,7 +122,8 @@ type pageData struct {
 	Team, AUD, Token, Redirect, Error, Email string
 }
 
-var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
+var loginTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cloudflare Access (gwcurl mock)</title></head>
 <body>
 <h1>Sign in to {{.Team}}</h1>
@@ -137,14 +139,17 @@ var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 </form>
 </body></html>
 `))
+})
 
-var doneTmpl = template.Must(template.New("done").Parse(`<!doctype html>
+var doneTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("done").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Signed in (gwcurl mock)</title></head>
 <body>
 <h1>Success</h1>
 <p>You are signed in as {{.Email}}. The command line has received its token: you can close this tab.</p>
 </body></html>
 `))
+})
 
 func (m *mock) loginPage(w http.ResponseWriter, r *http.Request) {
 	lr, problem := m.parseLogin(r)
@@ -152,7 +157,7 @@ func (m *mock) loginPage(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, problem)
 		return
 	}
-	page(w, http.StatusOK, loginTmpl, pageData{
+	page(w, http.StatusOK, loginTmpl(), pageData{
 		Team: strings.TrimPrefix(lr.app.teamDomain, "https://"), AUD: lr.app.aud,
 		Token: lr.keyString, Redirect: lr.redirectURL,
 	})
@@ -171,7 +176,7 @@ func (m *mock) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email, ok := m.checkUser(r.PostFormValue("username"), r.PostFormValue("password"))
 	if !ok {
-		page(w, http.StatusUnauthorized, loginTmpl, pageData{
+		page(w, http.StatusUnauthorized, loginTmpl(), pageData{
 			Team: strings.TrimPrefix(lr.app.teamDomain, "https://"), AUD: lr.app.aud,
 			Token: lr.keyString, Redirect: lr.redirectURL,
 			Email: r.PostFormValue("username"), Error: "Incorrect email or password.",
@@ -187,7 +192,7 @@ func (m *mock) login(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	page(w, http.StatusOK, doneTmpl, pageData{Email: email})
+	page(w, http.StatusOK, doneTmpl(), pageData{Email: email})
 }
 
 // checkUser finds the gateway user with this email and password, comparing

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/strictyaml"
@@ -14,7 +15,8 @@ import (
 // pageTemplate is the mock providers' HTML: small, no external assets, no
 // script (the login form works with any browser, a scripted client
 // included).
-var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -48,6 +50,7 @@ button{margin-top:1.2rem;width:100%;padding:.6rem;font-size:1rem;background:#256
 </body>
 </html>
 `))
+})
 
 // Page is what an HTML page of a mock provider shows.
 type Page struct {
@@ -63,7 +66,7 @@ type Page struct {
 // WritePage answers an HTML page. Pages are never cached and never framed.
 func WritePage(w http.ResponseWriter, status int, p Page) {
 	var b bytes.Buffer
-	if err := pageTemplate.Execute(&b, p); err != nil {
+	if err := pageTemplate().Execute(&b, p); err != nil {
 		http.Error(w, "cannot render page", http.StatusInternalServerError)
 		return
 	}

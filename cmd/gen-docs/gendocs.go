@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"bytes"
@@ -12,18 +12,21 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/gwcurl/gwcurl/internal/cli"
 	"github.com/gwcurl/gwcurl/internal/iostreams"
 )
 
-// GenDocs writes the command reference generated from the cobra tree: one
+// genDocs writes the command reference generated from the cobra tree: one
 // markdown page per command into mdDir and one man page per command into
 // manDir. The output depends only on the command tree (no dates, no
 // environment), so a test can regenerate it and compare with the committed
-// copy. `go run ./cmd/gen-docs` calls it.
-func GenDocs(mdDir, manDir string) error {
+// copy. It lives here, not in internal/cli, so that the gwcurl binary does
+// not link cobra/doc and its markdown and YAML packages, whose package init
+// every gwcurl start would pay (docs/performance.md, "Start-up").
+func genDocs(mdDir, manDir string) error {
 	ios, _, _, _ := iostreams.Test()
-	f := &Factory{IO: ios, Getenv: func(string) string { return "" }, Now: time.Now, Context: context.Background()}
-	root := NewRootCmd(f)
+	f := &cli.Factory{IO: ios, Getenv: func(string) string { return "" }, Now: time.Now, Context: context.Background()}
+	root := cli.NewRootCmd(f)
 	root.DisableAutoGenTag = true
 	root.InitDefaultCompletionCmd()
 	for _, d := range []string{mdDir, manDir} {
