@@ -179,7 +179,7 @@ func TestRemoteJWKS(t *testing.T) {
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		jwksHits++
-		b, _ := keys.JWKS()
+		b, _ := idp.JWKS(keys)
 		_, _ = w.Write(b)
 	})
 	tok, err := keys.Sign(map[string]any{"iss": issuer, "aud": "c", "sub": "s", "exp": time.Now().Add(time.Hour).Unix()})
