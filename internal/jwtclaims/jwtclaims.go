@@ -11,6 +11,7 @@ package jwtclaims
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -135,4 +136,19 @@ func Bool(c map[string]any, name string) bool {
 		return v == "true"
 	}
 	return false
+}
+
+// CheckCrit refuses a header with crit (RFC 7515 §4.1.11): a recipient must
+// refuse a token whose crit names an extension it does not understand, and
+// gwcurl understands none (no issuer it deals with sets crit).
+func CheckCrit(header map[string]any) error {
+	crit, ok := header["crit"]
+	if !ok {
+		return nil
+	}
+	b, _ := json.Marshal(crit)
+	if len(b) > 60 {
+		b = append(b[:60], "..."...)
+	}
+	return fmt.Errorf("token header has crit %s: no critical header extension is understood here (RFC 7515 §4.1.11)", b)
 }

@@ -40,6 +40,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
@@ -190,20 +191,10 @@ func (v *Verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		v.verified.Put(tok, claims, exp, now)
 	}
 	principal, _ := claims["sub"].(string)
-	if email, _ := claims["email"].(string); email != "" && boolValue(claims["email_verified"]) {
+	if email, _ := claims["email"].(string); email != "" && jwtclaims.Bool(claims, "email_verified") {
 		principal = email
 	}
 	return &auth.Identity{Kind: IdentityKind, Principal: principal, Claims: claims}, nil
-}
-
-func boolValue(v any) bool {
-	switch b := v.(type) {
-	case bool:
-		return b
-	case string:
-		return b == "true"
-	}
-	return false
 }
 
 // check verifies a token and returns its claims and exp. The signature is checked
