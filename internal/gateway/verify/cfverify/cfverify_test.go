@@ -161,8 +161,7 @@ func pair() map[string]string {
 // oidcVerify checks an Access JWT the way an origin would, against the
 // keys fetched from the certs endpoint, with the standard library only
 // (crypto/rsa over the signing input): independent of the verifier's
-// golang-jwt. (go-oidc would be the natural choice, but its go-jose
-// dependency has no go.sum entry in this module.)
+// golang-jwt and of go-oidc's key sets.
 func oidcVerify(t *testing.T, h *harness, raw string) map[string]any {
 	t.Helper()
 	claims, err := stdlibVerify(t.Context(), h.srv.Client(), h.srv.URL+CertsPath, raw, time.Now())
