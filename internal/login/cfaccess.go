@@ -22,6 +22,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/oauth2"
+
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 )
 
 // Cloudflare Access's CLI login ("transfer flow"), as `cloudflared access
@@ -266,7 +268,7 @@ func (l *cfLogin) discover(ctx context.Context) (*CFAppInfo, error) {
 	// The auth domain is needed to find the keys that verify the claims:
 	// read it unverified, check its shape, then verify everything.
 	var unverified metadataClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil {
+	if err := jwtclaims.Into(raw, &unverified); err != nil {
 		return nil, fmt.Errorf("cf-access login: malformed application metadata: %w", err)
 	}
 	authDomain, err := checkAuthDomain(unverified.AuthDomain)
