@@ -397,6 +397,14 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 		return nil, invalidToken(rejectcode.MalformedToken, "%v", err)
 	}
 	if perr != nil {
+		// The payload is decoded before the signature: a payload that
+		// decoded leaves the signature segment as what is wrong.
+		var payload map[string]any
+		if b, err := parser.DecodeSegment(strings.Split(raw, ".")[1]); err == nil && json.Unmarshal(b, &payload) == nil && payload != nil {
+			kid, _ := tok.Header["kid"].(string)
+			return nil, invalidToken(rejectcode.TokenSignatureInvalid, "signature: not signed by a key of %s (kid %q): the signature is not base64url", v.issuer, kid).
+				With("issuer", v.issuer).With("kid", kid)
+		}
 		return nil, invalidToken(rejectcode.MalformedToken, "the JWT payload is not a JSON object")
 	}
 	// The issuer is compared before the signature only to explain a token
