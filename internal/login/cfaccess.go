@@ -7,23 +7,24 @@ package login
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gwcurl/gwcurl/internal/hostcheck"
 	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/oauth2"
+
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 )
 
 // Cloudflare Access's CLI login ("transfer flow"), as `cloudflared access
@@ -159,7 +160,7 @@ type cfLogin struct {
 	client  *http.Client
 	now     func() time.Time
 	stderr  io.Writer
-	keys    map[string]*rsa.PublicKey // the team's keys, by kid
+	keys    oidc.KeySet // the team's keys (go-oidc: cached, refetched for an unknown kid)
 }
 
 func (l *cfLogin) run(ctx context.Context) (*oauth2.Token, error) {
@@ -260,19 +261,15 @@ func (l *cfLogin) discover(ctx context.Context) (*CFAppInfo, error) {
 	// The auth domain is needed to find the keys that verify the claims:
 	// read it unverified, check its shape, then verify everything.
 	var unverified metadataClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, &unverified); err != nil {
+	if err := jwtclaims.Into(raw, &unverified); err != nil {
 		return nil, fmt.Errorf("cf-access login: malformed application metadata: %w", err)
 	}
 	authDomain, err := checkAuthDomain(unverified.AuthDomain)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.fetchKeys(ctx, l.certsURL(authDomain)); err != nil {
-		return nil, err
-	}
 	var claims metadataClaims
-	if _, err := jwt.ParseWithClaims(raw, &claims, l.keyfunc(ctx, authDomain),
-		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(l.now)); err != nil {
+	if err := l.verify(ctx, authDomain, raw, &claims); err != nil {
 		return nil, fmt.Errorf("cf-access login: application metadata does not verify with the keys of %s: %w", authDomain, err)
 	}
 	switch {
@@ -311,73 +308,27 @@ func checkAuthDomain(s string) (string, error) {
 	return host, nil
 }
 
-// fetchKeys reads the team's JWKS. Hand-written: the module has no JWKS
-// client whose dependencies are in go.sum (go-oidc needs go-jose), and the
-// document is a plain list of RSA keys.
-func (l *cfLogin) fetchKeys(ctx context.Context, certsURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, certsURL, nil)
+// verify checks raw as an origin checks an Access JWT: its RS256 signature
+// with the team's key set (go-oidc's remote key set over the team's certs,
+// which refetches them once for an unknown kid, after a rotation), then its
+// claims with golang-jwt's validator and opts.
+func (l *cfLogin) verify(ctx context.Context, authDomain, raw string, claims jwt.Claims, opts ...jwt.ParserOption) error {
+	if l.keys == nil {
+		l.keys = oidc.NewRemoteKeySet(oidc.ClientContext(ctx, l.client), l.certsURL(authDomain))
+	}
+	opts = append(opts, jwt.WithTimeFunc(l.now))
+	p := jwt.NewParser(opts...)
+	tok, _, err := p.ParseUnverified(raw, claims)
 	if err != nil {
 		return err
 	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("cf-access login: fetch the team's keys: %w", err)
+	if alg := tok.Method.Alg(); alg != jwt.SigningMethodRS256.Alg() {
+		return fmt.Errorf("signing method %s is invalid (want RS256)", alg)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("cf-access login: fetch the team's keys from %s: %s", certsURL, resp.Status)
+	if _, err := l.keys.VerifySignature(ctx, raw); err != nil {
+		return err
 	}
-	var doc struct {
-		Keys []struct {
-			Kid, Kty, N, E string
-		} `json:"keys"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, cfMaxBody)).Decode(&doc); err != nil {
-		return fmt.Errorf("cf-access login: the team's keys at %s are not a JWKS: %w", certsURL, err)
-	}
-	keys := map[string]*rsa.PublicKey{}
-	for _, k := range doc.Keys {
-		if k.Kty != "RSA" || k.Kid == "" {
-			continue
-		}
-		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
-		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
-		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
-			continue
-		}
-		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if pub.N.BitLen() < 2048 {
-			continue
-		}
-		keys[k.Kid] = pub
-	}
-	if len(keys) == 0 {
-		return fmt.Errorf("cf-access login: no usable RSA key at %s", certsURL)
-	}
-	l.keys = keys
-	return nil
-}
-
-// keyfunc finds a token's key by kid, refetching the keys once for an
-// unknown kid (the team may have rotated).
-func (l *cfLogin) keyfunc(ctx context.Context, authDomain string) jwt.Keyfunc {
-	refetched := false
-	return func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		if k, ok := l.keys[kid]; ok {
-			return k, nil
-		}
-		if !refetched {
-			refetched = true
-			if err := l.fetchKeys(ctx, l.certsURL(authDomain)); err != nil {
-				return nil, err
-			}
-			if k, ok := l.keys[kid]; ok {
-				return k, nil
-			}
-		}
-		return nil, fmt.Errorf("no key with kid %q", kid)
-	}
+	return jwt.NewValidator(opts...).Validate(claims)
 }
 
 func (l *cfLogin) loginURL(info *CFAppInfo, pubKey string) string {
@@ -486,12 +437,10 @@ type appClaims struct {
 // returns its expiry.
 func (l *cfLogin) verifyAppToken(ctx context.Context, info *CFAppInfo, raw string) (time.Time, error) {
 	var c appClaims
-	_, err := jwt.ParseWithClaims(raw, &c, l.keyfunc(ctx, info.AuthDomain),
-		jwt.WithValidMethods([]string{"RS256"}),
+	err := l.verify(ctx, info.AuthDomain, raw, &c,
 		jwt.WithIssuer("https://"+info.AuthDomain),
 		jwt.WithAudience(info.AUD),
 		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(l.now),
 	)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cf-access login: the transferred app token does not verify: %w", err)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gwcurl/gwcurl/internal/lazyre"
 	"io"
 	"net/url"
 	"slices"
@@ -15,10 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwcurl/gwcurl/internal/lazyre"
+
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/authhandler"
 
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -363,17 +365,8 @@ func unverifiedIssuer(raw string) (string, error) {
 	return c.Iss, nil
 }
 
-func unverifiedClaims(raw string, v any) error {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return errors.New("not a JWT")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return errors.New("not a JWT")
-	}
-	return json.Unmarshal(b, v)
-}
+// unverifiedClaims decodes a JWT's claims into v without checking anything.
+func unverifiedClaims(raw string, v any) error { return jwtclaims.Into(raw, v) }
 
 func sameOrigin(a, b string) bool {
 	if b == "" {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gwcurl/gwcurl/internal/login"
@@ -76,7 +75,16 @@ func newOtherOP(t *testing.T) *otherOP {
 		})
 	})
 	mux.HandleFunc("GET /realms/gw/protocol/openid-connect/certs", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &op.key.PublicKey, KeyID: "es-1", Algorithm: "ES256", Use: "sig"}}})
+		pub, err := op.key.PublicKey.ECDH()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		xy := pub.Bytes()[1:] // uncompressed point: 0x04 || X || Y
+		b64 := base64.RawURLEncoding.EncodeToString
+		writeJSON(w, 200, map[string]any{"keys": []map[string]string{{
+			"kty": "EC", "crv": "P-256", "x": b64(xy[:32]), "y": b64(xy[32:]), "kid": "es-1", "alg": "ES256", "use": "sig",
+		}}})
 	})
 	mux.HandleFunc("GET /realms/gw/protocol/openid-connect/auth", op.authorize)
 	mux.HandleFunc("POST /realms/gw/protocol/openid-connect/token", op.token)

@@ -2,8 +2,6 @@ package sign
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -53,16 +52,8 @@ func newBearer(ctx context.Context, a profiles.Auth, d Deps) (Signer, error) {
 // jwtSummary describes a JWT's identifying claims for -v traces: never the
 // token, never its signature.
 func jwtSummary(tok string, now func() time.Time) string {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	c, err := jwtclaims.Decode(tok)
 	if err != nil {
-		return ""
-	}
-	var c map[string]any
-	if json.Unmarshal(b, &c) != nil {
 		return ""
 	}
 	var out []string
@@ -71,8 +62,8 @@ func jwtSummary(tok string, now func() time.Time) string {
 			out = append(out, fmt.Sprintf("%s=%v", k, v))
 		}
 	}
-	if exp, ok := c["exp"].(float64); ok {
-		t := time.Unix(int64(exp), 0).UTC()
+	if exp, ok := jwtclaims.Time(c, "exp"); ok {
+		t := exp.UTC()
 		left := t.Sub(Clock(now)()).Round(time.Second)
 		state := "expires in " + left.String()
 		if left < 0 {

@@ -2,7 +2,6 @@ package sign
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gwcurl/gwcurl/internal/hostcheck"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/profiles"
 )
 
@@ -322,14 +322,6 @@ type appToken struct {
 // signature (the client does not hold the team's keys; the server checks
 // them). It requires an app token with an expiry and an audience.
 func parseAppToken(raw string) (*appToken, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("not a JWT")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, errors.New("not a JWT")
-	}
 	var c struct {
 		Exp        json.Number `json:"exp"`
 		Type       string      `json:"type"`
@@ -337,7 +329,7 @@ func parseAppToken(raw string) (*appToken, error) {
 		CommonName string      `json:"common_name"`
 		Aud        any         `json:"aud"`
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := jwtclaims.Into(raw, &c); err != nil {
 		return nil, errors.New("not a JWT")
 	}
 	exp, err := c.Exp.Float64()

@@ -161,8 +161,7 @@ func pair() map[string]string {
 // oidcVerify checks an Access JWT the way an origin would, against the
 // keys fetched from the certs endpoint, with the standard library only
 // (crypto/rsa over the signing input): independent of the verifier's
-// golang-jwt. (go-oidc would be the natural choice, but its go-jose
-// dependency has no go.sum entry in this module.)
+// golang-jwt and of go-oidc's key sets.
 func oidcVerify(t *testing.T, h *harness, raw string) map[string]any {
 	t.Helper()
 	claims, err := stdlibVerify(t.Context(), h.srv.Client(), h.srv.URL+CertsPath, raw, time.Now())
@@ -264,16 +263,13 @@ func TestCurl(t *testing.T) {
 // of its real current key.
 func forge(t *testing.T, h *harness, claims jwt.MapClaims) string {
 	t.Helper()
-	keys, err := h.st.signingKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kids := h.st.keys.KeyIDs()
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	tok.Header["kid"] = keys[0].kid
+	tok.Header["kid"] = kids[0]
 	s, err := tok.SignedString(other)
 	if err != nil {
 		t.Fatal(err)

@@ -3,14 +3,7 @@ package cfverify
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
 
@@ -18,14 +11,13 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/gateway/mockkeys"
 )
 
 // sharedKey is the key of this kind's state in auth.Env.Shared.
 const sharedKey = "cf_access"
 
 const (
-	// keyBits is the size of the RS256 signing keys (Cloudflare uses 2048).
-	keyBits = 2048
 	// transferTTL bounds how long a finished CLI login waits to be collected.
 	transferTTL = 10 * time.Minute
 	// maxTransfers bounds the pending transfers, so polling random ids
@@ -42,22 +34,13 @@ const (
 type state struct {
 	now  func() time.Time
 	hold time.Duration // long-poll hold of the transfer endpoint
-	// keyMaterial gets the named first keys' material: fresh, or shared by
-	// the gateway instances (auth.SigningKey).
-	keyMaterial func(name string) (*rsa.PrivateKey, error)
 
 	mu        sync.Mutex
-	keys      []*signingKey // [0] signs; [1] is the previous key, still accepted
-	boxPub    *[32]byte     // the mock transfer service's NaCl box key pair
+	keys      *mockkeys.Store // current signs; the previous key is still accepted
+	boxPub    *[32]byte       // the mock transfer service's NaCl box key pair
 	boxPriv   *[32]byte
 	apps      map[string]*application // by AUD tag
 	transfers map[string]*transfer    // by the CLI's public key (canonical base64url)
-}
-
-type signingKey struct {
-	kid  string
-	priv *rsa.PrivateKey
-	cert []byte // self-signed certificate (DER), for public_cert(s)
 }
 
 // application is one Access application, registered by a route's Factory.
@@ -95,14 +78,29 @@ func sharedState(env *auth.Env) (*state, error) {
 	if now == nil {
 		now = time.Now
 	}
+	keys, err := mockkeys.New(mockkeys.Options{
+		Name:    "cf_access",
+		Initial: 2, // the team's certs always hold a current and a previous key
+		First: func(i int) (*rsa.PrivateKey, error) {
+			// Fresh, or shared by the gateway instances.
+			return auth.SigningKey(env, fmt.Sprintf("cf_access:%d", i), mockkeys.Generate)
+		},
+		CertName: "gwcurl mock Cloudflare Access signing key",
+		CertValidity: func() (time.Time, time.Time) {
+			// Cloudflare rotates every six weeks and accepts the previous
+			// key for seven more days.
+			return now().Add(-time.Hour), now().Add(7*24*time.Hour + 6*7*24*time.Hour)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	s := &state{
+		keys:      keys,
 		now:       now,
 		hold:      defaultHold,
 		apps:      map[string]*application{},
 		transfers: map[string]*transfer{},
-		keyMaterial: func(name string) (*rsa.PrivateKey, error) {
-			return auth.SigningKey(env, name, generateKey)
-		},
 	}
 	if env.Shared == nil {
 		env.Shared = map[string]any{}
@@ -133,127 +131,16 @@ func (s *state) app(aud string) (*application, bool) {
 	return a, ok
 }
 
-// signingKeys returns the current and the previous key, generating them on
-// first use.
-func (s *state) signingKeys() ([]*signingKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		for i := range 2 {
-			priv, err := s.keyMaterial(fmt.Sprintf("cf_access:%d", i))
-			if err != nil {
-				return nil, err
-			}
-			k, err := signingKeyFor(priv, s.now())
-			if err != nil {
-				return nil, err
-			}
-			s.keys = append(s.keys, k)
-		}
-	}
-	return s.keys, nil
-}
-
 // rotate makes a new current key; the current one becomes the previous one,
 // as Cloudflare does every six weeks. Tests use it.
-func (s *state) rotate() error {
-	if _, err := s.signingKeys(); err != nil {
-		return err
-	}
-	k, err := newSigningKey(s.now())
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys = []*signingKey{k, s.keys[0]}
-	return nil
-}
-
-func newSigningKey(now time.Time) (*signingKey, error) {
-	priv, err := generateKey()
-	if err != nil {
-		return nil, err
-	}
-	return signingKeyFor(priv, now)
-}
-
-func generateKey() (*rsa.PrivateKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
-	if err != nil {
-		return nil, fmt.Errorf("cf_access: generate signing key: %w", err)
-	}
-	return priv, nil
-}
-
-// signingKeyFor derives the kid and a self-signed certificate of priv.
-func signingKeyFor(priv *rsa.PrivateKey, now time.Time) (*signingKey, error) {
-	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(pubDER)
-	kid := hex.EncodeToString(sum[:])
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "gwcurl mock Cloudflare Access signing key " + kid[:16]},
-		NotBefore:    now.Add(-time.Hour),
-		// Cloudflare rotates every six weeks and accepts the previous key
-		// for seven more days.
-		NotAfter:              now.Add(7*24*time.Hour + 6*7*24*time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		return nil, fmt.Errorf("cf_access: self-sign certificate: %w", err)
-	}
-	return &signingKey{kid: kid, priv: priv, cert: cert}, nil
-}
+func (s *state) rotate() error { return s.keys.Rotate() }
 
 // sign returns claims as an RS256 JWT signed with the current key.
-func (s *state) sign(claims jwt.MapClaims) (string, error) {
-	keys, err := s.signingKeys()
-	if err != nil {
-		return "", err
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	t.Header["kid"] = keys[0].kid
-	return t.SignedString(keys[0].priv)
-}
+func (s *state) sign(claims jwt.MapClaims) (string, error) { return s.keys.Sign(claims) }
 
 // keyfunc finds the verification key named by a token's kid among the
 // current and previous keys.
-func (s *state) keyfunc(t *jwt.Token) (any, error) {
-	kid, _ := t.Header["kid"].(string)
-	if kid == "" {
-		return nil, fmt.Errorf("token has no kid header")
-	}
-	keys, err := s.signingKeys()
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if k.kid == kid {
-			return &k.priv.PublicKey, nil
-		}
-	}
-	return nil, fmt.Errorf("unknown signing key %q", truncate(kid, 16))
-}
-
-// jwk is one RSA key of the certs document.
-type jwk struct {
-	Kid string `json:"kid"`
-	Kty string `json:"kty"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-	E   string `json:"e"`
-	N   string `json:"n"`
-}
+func (s *state) keyfunc(t *jwt.Token) (any, error) { return s.keys.Keyfunc(t) }
 
 type publicCert struct {
 	Kid  string `json:"kid"`
@@ -263,31 +150,23 @@ type publicCert struct {
 // certsDocument is the body of /cdn-cgi/access/certs, shaped like
 // Cloudflare's: a JWKS "keys" array plus the same keys as PEM certificates.
 type certsDocument struct {
-	Keys        []jwk        `json:"keys"`
-	PublicCert  publicCert   `json:"public_cert"`
-	PublicCerts []publicCert `json:"public_certs"`
+	Keys        []mockkeys.JWK `json:"keys"`
+	PublicCert  publicCert     `json:"public_cert"`
+	PublicCerts []publicCert   `json:"public_certs"`
 }
 
 func (s *state) certs() (*certsDocument, error) {
-	keys, err := s.signingKeys()
+	set, err := s.keys.JWKS()
 	if err != nil {
 		return nil, err
 	}
-	doc := &certsDocument{}
-	for _, k := range keys {
-		pub := k.priv.PublicKey
-		doc.Keys = append(doc.Keys, jwk{
-			Kid: k.kid,
-			Kty: "RSA",
-			Alg: "RS256",
-			Use: "sig",
-			E:   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-			N:   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-		})
-		doc.PublicCerts = append(doc.PublicCerts, publicCert{
-			Kid:  k.kid,
-			Cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert})),
-		})
+	certs, err := s.keys.PEMCerts()
+	if err != nil {
+		return nil, err
+	}
+	doc := &certsDocument{Keys: set.Keys}
+	for _, c := range certs {
+		doc.PublicCerts = append(doc.PublicCerts, publicCert{Kid: c.Kid, Cert: c.PEM})
 	}
 	doc.PublicCert = doc.PublicCerts[0]
 	return doc, nil

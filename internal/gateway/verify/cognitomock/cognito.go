@@ -277,7 +277,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
-	b, err := p.keys.JWKS()
+	b, err := idp.JWKS(p.keys)
 	if err != nil {
 		idp.WriteError(w, err)
 		return

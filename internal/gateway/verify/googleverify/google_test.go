@@ -113,7 +113,8 @@ func TestRefusals(t *testing.T) {
 	payload := map[string]any{"iss": DefaultIssuer, "aud": aud, "sub": "1", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
 
 	// HS256 "signed" with the RSA public key: the classic key-confusion attack.
-	pubDER, _ := x509.MarshalPKIXPublicKey(&s.keys[0].priv.PublicKey)
+	curPub, _ := s.publicKey(s.KeyIDs()[0])
+	pubDER, _ := x509.MarshalPKIXPublicKey(curPub)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(payload))
 	hs.Header["kid"] = s.KeyIDs()[0]
@@ -136,7 +137,11 @@ func TestRefusals(t *testing.T) {
 	critical.Header["kid"] = s.KeyIDs()[0]
 	critical.Header["crit"] = []string{"https://example.com/must-understand"}
 	critical.Header["https://example.com/must-understand"] = true
-	criticalTok, err := critical.SignedString(s.keys[0].priv)
+	curPriv, err := parseRSAPrivateKey(mockSigningKey1) // the current key of a new state
+	if err != nil {
+		t.Fatal(err)
+	}
+	criticalTok, err := critical.SignedString(curPriv)
 	if err != nil {
 		t.Fatal(err)
 	}

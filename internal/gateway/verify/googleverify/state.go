@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	_ "embed" // the mock issuer's fixed signing keys
 	"encoding/base64"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/gwcurl/gwcurl/internal/demo"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
+	"github.com/gwcurl/gwcurl/internal/gateway/mockkeys"
 	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
 
@@ -113,17 +113,11 @@ type State struct {
 
 	mu       sync.RWMutex
 	issuer   string
-	keys     []*signingKey              // [0] signs; the rest are still published and accepted
+	keys     *mockkeys.Store            // current signs; the previous one is still published and accepted
 	accounts map[string]*serviceAccount // by lower-case email
 	metaSA   string                     // the metadata server's default service account
 	users    map[string]*oauthUser      // by refresh token
 	grants   map[string]*accessGrant    // by access token
-}
-
-type signingKey struct {
-	kid  string
-	priv *rsa.PrivateKey
-	cert []byte // self-signed certificate (DER), for the PEM certs endpoint
 }
 
 // serviceAccount is a registered Google service account: the public halves
@@ -220,13 +214,25 @@ func newState(env *auth.Env) (*State, error) {
 		metaSA:   demo.GoogleServiceAccountEmail,
 		shared:   env.Store,
 	}
+	var seed []*rsa.PrivateKey
 	for _, pemKey := range []string{mockSigningKey1, mockSigningKey2} {
-		k, err := signingKeyFromPEM(pemKey)
+		k, err := parseRSAPrivateKey(pemKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("google mock signing key: %w", err)
 		}
-		s.keys = append(s.keys, k)
+		seed = append(seed, k)
 	}
+	keys, err := mockkeys.New(mockkeys.Options{
+		Name: "google mock",
+		Seed: seed,
+		// 40 hex digits, like Google's key ids.
+		KeyID:    func(pub *rsa.PublicKey) string { return mockkeys.Fingerprint(pub, 20) },
+		CertName: "gwcurl mock Google signing key",
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.keys = keys
 	// The demo service account and the demo user always exist.
 	dk, err := demo.GoogleServiceAccountKey()
 	if err != nil {
@@ -267,16 +273,8 @@ func (s *State) configure(node *yaml.Node) error {
 		s.issuer = c.Issuer
 	}
 	if len(c.KeyIDs) > 0 {
-		if len(c.KeyIDs) != len(s.keys) {
-			return fmt.Errorf("key_ids: want %d ids (current, previous), got %d", len(s.keys), len(c.KeyIDs))
-		}
-		seen := map[string]bool{}
-		for i, id := range c.KeyIDs {
-			if id == "" || seen[id] {
-				return fmt.Errorf("key_ids: ids must be distinct and non-empty")
-			}
-			seen[id] = true
-			s.keys[i].kid = id
+		if err := s.keys.SetKeyIDs(c.KeyIDs); err != nil {
+			return err
 		}
 	}
 	for i, sc := range c.ServiceAccounts {
@@ -445,46 +443,16 @@ func (s *State) TokenURL() string { return s.baseURL + TokenPath }
 func (s *State) CertsURL() string { return s.baseURL + CertsPath }
 
 // publicKey returns the verification key for kid.
-func (s *State) publicKey(kid string) (*rsa.PublicKey, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, k := range s.keys {
-		if k.kid == kid {
-			return &k.priv.PublicKey, true
-		}
-	}
-	return nil, false
-}
+func (s *State) publicKey(kid string) (*rsa.PublicKey, bool) { return s.keys.PublicKey(kid) }
 
 // KeyIDs lists the published key ids, current first.
-func (s *State) KeyIDs() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]string, len(s.keys))
-	for i, k := range s.keys {
-		out[i] = k.kid
-	}
-	return out
-}
+func (s *State) KeyIDs() []string { return s.keys.KeyIDs() }
 
 // Rotate makes a fresh random key current; the current key becomes the
 // previous one (still published and accepted) and the previous one is
 // dropped, so tokens it signed stop verifying ("unknown key id"), as after
 // two rotations at Google.
-func (s *State) Rotate() error {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return fmt.Errorf("google mock: generate signing key: %w", err)
-	}
-	k, err := newSigningKey(priv)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys = []*signingKey{k, s.keys[0]}
-	return nil
-}
+func (s *State) Rotate() error { return s.keys.Rotate() }
 
 // Sign returns claims as an RS256 JWT signed with the current key (kid in
 // the header). iss defaults to the mock's issuer, iat and exp to now and
@@ -500,12 +468,7 @@ func (s *State) Sign(claims map[string]any) (string, error) {
 			c[k] = v
 		}
 	}
-	s.mu.RLock()
-	k := s.keys[0]
-	s.mu.RUnlock()
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	t.Header["kid"] = k.kid
-	return t.SignedString(k.priv)
+	return s.keys.Sign(c)
 }
 
 // issueAccess records a new opaque access token for principal.
@@ -605,68 +568,21 @@ func (s *State) metadataAccount() *serviceAccount {
 	return sa
 }
 
-// jwks is the JWKS document of the published keys.
-func (s *State) jwks() map[string]any {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	keys := make([]map[string]string, 0, len(s.keys))
-	for _, k := range s.keys {
-		pub := k.priv.PublicKey
-		keys = append(keys, map[string]string{
-			"kty": "RSA",
-			"alg": "RS256",
-			"use": "sig",
-			"kid": k.kid,
-			"n":   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-			"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-		})
-	}
-	return map[string]any{"keys": keys}
+// jwks is the JWKS document of the published keys. The keys are seeded,
+// so the store has nothing to generate and cannot fail.
+func (s *State) jwks() mockkeys.JWKS {
+	set, _ := s.keys.JWKS()
+	return set
 }
 
 // pemCerts is the v1 certs document: kid → PEM certificate.
 func (s *State) pemCerts() map[string]string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	certs, _ := s.keys.PEMCerts()
 	out := map[string]string{}
-	for _, k := range s.keys {
-		out[k.kid] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert}))
+	for _, c := range certs {
+		out[c.Kid] = c.PEM
 	}
 	return out
-}
-
-func signingKeyFromPEM(p string) (*signingKey, error) {
-	priv, err := parseRSAPrivateKey(p)
-	if err != nil {
-		return nil, fmt.Errorf("google mock signing key: %w", err)
-	}
-	return newSigningKey(priv)
-}
-
-// newSigningKey derives the key id (40 hex digits, like Google's) from the
-// public key, and a self-signed certificate for the PEM certs endpoint.
-func newSigningKey(priv *rsa.PrivateKey) (*signingKey, error) {
-	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(pubDER)
-	kid := hex.EncodeToString(sum[:20])
-	// A fixed serial and validity window: the same key always yields the
-	// same certificate (PKCS #1 v1.5 signatures are deterministic).
-	tmpl := &x509.Certificate{
-		SerialNumber:          new(big.Int).SetBytes(sum[:16]),
-		Subject:               pkix.Name{CommonName: "gwcurl mock Google signing key " + kid[:16]},
-		NotBefore:             time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:              time.Date(2049, 12, 31, 0, 0, 0, 0, time.UTC),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		return nil, fmt.Errorf("google mock: self-sign certificate: %w", err)
-	}
-	return &signingKey{kid: kid, priv: priv, cert: cert}, nil
 }
 
 func parseRSAPrivateKey(p string) (*rsa.PrivateKey, error) {

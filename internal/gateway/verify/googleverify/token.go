@@ -1,9 +1,7 @@
 package googleverify
 
 import (
-	"bytes"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,14 +10,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 )
 
-// rawJWT is a compact JWS split into its parts, before any trust decision.
+// rawJWT is a compact JWS decoded by golang-jwt, before any trust
+// decision.
 //
-// The verifier splits tokens itself (rather than calling jwt.Parse) so that
-// each refusal can name exactly what failed ("alg HS256 not allowed",
-// "unknown key id", "claim aud: want X, got Y"); the signature itself is
-// checked by golang-jwt's RS256 implementation.
+// The verifier takes the steps of jwt.Parse one by one (decode, alg,
+// key by kid, signature, claims) so that each refusal can name exactly what
+// failed ("alg HS256 not allowed", "unknown key id", "claim aud: want X,
+// got Y"); decoding and the RS256 signature check are golang-jwt's.
 type rawJWT struct {
 	header       map[string]any
 	claims       map[string]any
@@ -31,59 +32,33 @@ type rawJWT struct {
 // about 1 KiB.
 const maxTokenLen = 16 << 10
 
+// parser keeps numbers as json.Number, so NumericDates are checked exactly.
+var parser = jwt.NewParser(jwt.WithJSONNumber())
+
 func splitJWT(tok string) (*rawJWT, error) {
 	if len(tok) > maxTokenLen {
 		return nil, fmt.Errorf("token is %d bytes, longer than %d", len(tok), maxTokenLen)
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("token is not a JWT (%d dot-separated parts, want 3)", len(parts))
+	if n := strings.Count(tok, ".") + 1; n != 3 {
+		return nil, fmt.Errorf("token is not a JWT (%d dot-separated parts, want 3)", n)
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return nil, errors.New("token header is not base64url")
+	claims := jwt.MapClaims{}
+	t, parts, err := parser.ParseUnverified(tok, &claims)
+	// An unknown or missing alg (ErrTokenUnverifiable) is refused by the
+	// verifier with its own words; the rest was decoded.
+	if err != nil && !errors.Is(err, jwt.ErrTokenUnverifiable) {
+		return nil, err
 	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, errors.New("token payload is not base64url")
+	if t.Header == nil {
+		return nil, errors.New("token header is not a JSON object")
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, errors.New("token signature is not base64url")
+	if err := jwtclaims.CheckCrit(t.Header); err != nil {
+		return nil, err
 	}
-	r := &rawJWT{signingInput: parts[0] + "." + parts[1], sig: sig}
-	if err := decodeObject(hb, &r.header); err != nil {
-		return nil, fmt.Errorf("token header is not a JSON object: %v", err)
+	if claims == nil {
+		return nil, errors.New("token payload is not a JSON object")
 	}
-	if crit, ok := r.header["crit"]; ok {
-		// RFC 7515 §4.1.11: a recipient must refuse a token whose crit
-		// names an extension it does not understand; this one understands
-		// none (Google never sets crit).
-		b, _ := json.Marshal(crit)
-		if len(b) > 60 {
-			b = append(b[:60], "..."...)
-		}
-		return nil, fmt.Errorf("token header has crit %s: no critical header extension is understood here (RFC 7515 §4.1.11)", b)
-	}
-	if err := decodeObject(pb, &r.claims); err != nil {
-		return nil, fmt.Errorf("token payload is not a JSON object: %v", err)
-	}
-	return r, nil
-}
-
-func decodeObject(b []byte, v *map[string]any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if *v == nil {
-		return errors.New("null")
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	return nil
+	return &rawJWT{header: t.Header, claims: claims, signingInput: parts[0] + "." + parts[1], sig: t.Signature}, nil
 }
 
 func (r *rawJWT) alg() string { s, _ := r.header["alg"].(string); return s }
@@ -121,32 +96,10 @@ func (r *rawJWT) numericDate(name string) (t time.Time, ok bool, err error) {
 }
 
 // audiences returns the aud claim as a list (JWT allows a string or an array).
-func (r *rawJWT) audiences() []string {
-	switch v := r.claims["aud"].(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
+func (r *rawJWT) audiences() []string { return jwtclaims.Audience(r.claims) }
 
 // boolClaim accepts true and "true" (Google has used both for
 // email_verified).
-func (r *rawJWT) boolClaim(name string) bool {
-	switch v := r.claims[name].(type) {
-	case bool:
-		return v
-	case string:
-		return v == "true"
-	}
-	return false
-}
+func (r *rawJWT) boolClaim(name string) bool { return jwtclaims.Bool(r.claims, name) }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

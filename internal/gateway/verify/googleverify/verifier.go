@@ -30,6 +30,7 @@
 package googleverify
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -38,8 +39,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/rejectcode"
 )
 
@@ -190,20 +193,10 @@ func (v *Verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		v.verified.Put(tok, claims, exp, now)
 	}
 	principal, _ := claims["sub"].(string)
-	if email, _ := claims["email"].(string); email != "" && boolValue(claims["email_verified"]) {
+	if email, _ := claims["email"].(string); email != "" && jwtclaims.Bool(claims, "email_verified") {
 		principal = email
 	}
 	return &auth.Identity{Kind: IdentityKind, Principal: principal, Claims: claims}, nil
-}
-
-func boolValue(v any) bool {
-	switch b := v.(type) {
-	case bool:
-		return b
-	case string:
-		return b == "true"
-	}
-	return false
 }
 
 // check verifies a token and returns its claims and exp. The signature is checked
@@ -252,34 +245,9 @@ func (v *Verifier) check(tok string) (map[string]any, time.Time, *auth.Rejection
 			With("want", strings.Join(v.audiences, " or ")).With("got", got).
 			With("hint", "the client must request an ID token for exactly this audience (gwcurl: --audience)")
 	}
-	now := v.now()
-	exp, ok, err := j.numericDate("exp")
-	if err != nil {
-		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
-	}
-	if !ok {
-		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "claim exp: missing")
-	}
-	if now.After(exp.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject(rejectcode.TokenExpired, "token expired at %s (now %s)", fmtTime(exp), fmtTime(now)).
-			With("at", fmtTime(exp)).With("now", fmtTime(now))
-	}
-	iat, ok, err := j.numericDate("iat")
-	if err != nil {
-		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
-	}
-	if !ok {
-		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "claim iat: missing")
-	}
-	if iat.After(now.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token issued in the future at %s (now %s): check the clocks", fmtTime(iat), fmtTime(now)).
-			With("claim", "iat").With("at", fmtTime(iat)).With("now", fmtTime(now))
-	}
-	if nbf, ok, err := j.numericDate("nbf"); err != nil {
-		return nil, time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
-	} else if ok && nbf.After(now.Add(v.leeway)) {
-		return nil, time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token not valid before %s (now %s)", fmtTime(nbf), fmtTime(now)).
-			With("claim", "nbf").With("at", fmtTime(nbf)).With("now", fmtTime(now))
+	exp, rej := checkTimes(j, v.now, v.leeway)
+	if rej != nil {
+		return nil, time.Time{}, rej
 	}
 	if v.emails != nil {
 		email := j.str("email")
@@ -293,6 +261,37 @@ func (v *Verifier) check(tok string) (map[string]any, time.Time, *auth.Rejection
 		}
 	}
 	return j.claims, exp, nil
+}
+
+// checkTimes validates exp (required), iat (required) and nbf with
+// golang-jwt's validator, all within leeway, after checking that each
+// present one is a NumericDate; it returns exp.
+func checkTimes(j *rawJWT, clock func() time.Time, leeway time.Duration) (time.Time, *auth.Rejection) {
+	dates := map[string]time.Time{}
+	for _, c := range []string{"exp", "iat", "nbf"} {
+		t, ok, err := j.numericDate(c)
+		switch {
+		case err != nil:
+			return time.Time{}, auth.Reject(rejectcode.MalformedToken, "%v", err)
+		case !ok && c != "nbf":
+			return time.Time{}, auth.Reject(rejectcode.MalformedToken, "claim %s: missing", c)
+		}
+		dates[c] = t
+	}
+	now := clock()
+	err := jwt.NewValidator(jwt.WithTimeFunc(clock), jwt.WithLeeway(leeway), jwt.WithIssuedAt()).Validate(jwt.MapClaims(j.claims))
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return time.Time{}, auth.Reject(rejectcode.TokenExpired, "token expired at %s (now %s)", fmtTime(dates["exp"]), fmtTime(now)).
+			With("at", fmtTime(dates["exp"])).With("now", fmtTime(now))
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token issued in the future at %s (now %s): check the clocks", fmtTime(dates["iat"]), fmtTime(now)).
+			With("claim", "iat").With("at", fmtTime(dates["iat"])).With("now", fmtTime(now))
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return time.Time{}, auth.Reject(rejectcode.TokenNotYetValid, "token not valid before %s (now %s)", fmtTime(dates["nbf"]), fmtTime(now)).
+			With("claim", "nbf").With("at", fmtTime(dates["nbf"])).With("now", fmtTime(now))
+	}
+	return dates["exp"], nil
 }
 
 func contains(list []string, s string) bool {

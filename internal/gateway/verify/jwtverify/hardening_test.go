@@ -22,7 +22,7 @@ func TestJWKSRefetchIsRateLimited(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		b, _ := keys.JWKS()
+		b, _ := idp.JWKS(keys)
 		_, _ = w.Write(b)
 	}))
 	t.Cleanup(srv.Close)
@@ -76,7 +76,7 @@ func TestTimeClaimsMustBeNumericDates(t *testing.T) {
 	t.Parallel()
 	keys := idp.NewKeys("k-")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := keys.JWKS()
+		b, _ := idp.JWKS(keys)
 		_, _ = w.Write(b)
 	}))
 	t.Cleanup(srv.Close)

@@ -51,11 +51,12 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 	"github.com/gwcurl/gwcurl/internal/gateway/verify/tokencache"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/rejectcode"
 	"github.com/gwcurl/gwcurl/internal/strictyaml"
 )
@@ -143,12 +144,13 @@ func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
 	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
 }
 
-var allowedAlgs = map[string]jose.SignatureAlgorithm{
-	"RS256": jose.RS256, "RS384": jose.RS384, "RS512": jose.RS512,
-	"PS256": jose.PS256, "PS384": jose.PS384, "PS512": jose.PS512,
-	"ES256": jose.ES256, "ES384": jose.ES384, "ES512": jose.ES512,
-	"EdDSA": jose.EdDSA,
-}
+// allowedAlgs are the asymmetric JWS algorithms a route may accept (never
+// "none" or HMAC), as golang-jwt names them.
+var allowedAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// parser decodes a compact JWS with golang-jwt, numbers kept as
+// json.Number; the signature is checked by the issuer's key set.
+var parser = jwt.NewParser(jwt.WithJSONNumber())
 
 // Verifier is one jwt route.
 type Verifier struct {
@@ -158,7 +160,7 @@ type Verifier struct {
 	tokenUse  string // "", "id" or "access"
 	scopes    []string
 	header    string
-	algs      []jose.SignatureAlgorithm
+	algs      []string
 	leeway    time.Duration
 	now       func() time.Time
 	keys      keySource
@@ -228,11 +230,10 @@ func New(node *yaml.Node, env *auth.Env) (*Verifier, error) {
 		c.Algorithms = []string{"RS256"}
 	}
 	for _, a := range c.Algorithms {
-		alg, ok := allowedAlgs[a]
-		if !ok {
+		if !slices.Contains(allowedAlgs, a) {
 			return nil, fmt.Errorf("jwt: auth.algorithms: %q is not an asymmetric JWS algorithm (RS256, ES256, PS256, EdDSA, ...)", a)
 		}
-		v.algs = append(v.algs, alg)
+		v.algs = append(v.algs, a)
 	}
 	if c.Leeway != "" {
 		d, err := time.ParseDuration(c.Leeway)
@@ -380,34 +381,46 @@ func (v *Verifier) bearer(r *http.Request) (string, *auth.Rejection) {
 
 // check verifies raw and returns its claims, or the rejection.
 func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth.Rejection) {
-	jws, err := jose.ParseSignedCompact(raw, v.algs)
-	if err != nil {
-		if strings.Count(raw, ".") != 2 {
-			return nil, invalidToken(rejectcode.MalformedToken, "the bearer token is not a JWT")
-		}
-		return nil, invalidToken(rejectcode.MalformedToken, "JWT signature algorithm not accepted (want %s): %v", algNames(v.algs), err)
+	if strings.Count(raw, ".") != 2 {
+		return nil, invalidToken(rejectcode.MalformedToken, "the bearer token is not a JWT")
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, invalidToken(rejectcode.MalformedToken, "the JWT must carry exactly one signature")
+	claims := jwt.MapClaims{}
+	tok, _, perr := parser.ParseUnverified(raw, claims)
+	if tok == nil || tok.Header == nil {
+		return nil, invalidToken(rejectcode.MalformedToken, "the bearer token is not a JWT")
+	}
+	if alg, _ := tok.Header["alg"].(string); !slices.Contains(v.algs, alg) {
+		return nil, invalidToken(rejectcode.MalformedToken, "JWT signature algorithm not accepted (want %s): alg %s", strings.Join(v.algs, ", "), quoteOrMissing(tok.Header["alg"]))
+	}
+	if err := jwtclaims.CheckCrit(tok.Header); err != nil {
+		return nil, invalidToken(rejectcode.MalformedToken, "%v", err)
+	}
+	if perr != nil {
+		// The payload is decoded before the signature: a payload that
+		// decoded leaves the signature segment as what is wrong.
+		var payload map[string]any
+		if b, err := parser.DecodeSegment(strings.Split(raw, ".")[1]); err == nil && json.Unmarshal(b, &payload) == nil && payload != nil {
+			kid, _ := tok.Header["kid"].(string)
+			return nil, invalidToken(rejectcode.TokenSignatureInvalid, "signature: not signed by a key of %s (kid %q): the signature is not base64url", v.issuer, kid).
+				With("issuer", v.issuer).With("kid", kid)
+		}
+		return nil, invalidToken(rejectcode.MalformedToken, "the JWT payload is not a JSON object")
 	}
 	// The issuer is compared before the signature only to explain a token
 	// meant for another issuer (403, no point refreshing); nothing is
 	// accepted on unverified claims.
-	var unverified struct {
-		Iss any `json:"iss"`
-	}
-	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &unverified) == nil {
-		if iss, _ := unverified.Iss.(string); iss != v.issuer {
-			return nil, forbidden(rejectcode.IssuerMismatch, "claim iss: want %s, got %s", v.issuer, quoteOrMissing(unverified.Iss)).
-				With("want", v.issuer).With("got", quoteOrMissing(unverified.Iss))
-		}
+	if iss, _ := claims["iss"].(string); iss != v.issuer {
+		return nil, forbidden(rejectcode.IssuerMismatch, "claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"])).
+			With("want", v.issuer).With("got", quoteOrMissing(claims["iss"]))
 	}
 	ks, err := v.keys.keySet(ctx)
 	if err != nil {
 		return nil, &auth.Rejection{Status: http.StatusServiceUnavailable, Code: rejectcode.IdPUnavailable, Reason: "cannot get the signing keys of " + v.issuer + ": " + err.Error(),
 			Header: http.Header{"Retry-After": {"5"}}}
 	}
-	payload, err := ks.VerifySignature(ctx, raw)
+	// The key set checks the signature of raw, whose payload is what
+	// claims were decoded from: from here on they are verified.
+	_, err = ks.VerifySignature(ctx, raw)
 	if err != nil && strings.HasPrefix(err.Error(), "fetching keys") && !errors.Is(err, errRefetchLimited) {
 		// The issuer's JWKS could not be fetched (go-oidc's "fetching
 		// keys ..."): an outage of the identity provider, not a bad token.
@@ -415,53 +428,19 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 			Header: http.Header{"Retry-After": {"5"}}}
 	}
 	if err != nil {
-		kid := jws.Signatures[0].Header.KeyID
+		kid, _ := tok.Header["kid"].(string)
 		return nil, invalidToken(rejectcode.TokenSignatureInvalid, "signature: not signed by a key of %s (kid %q): %v", v.issuer, kid, err).
 			With("issuer", v.issuer).With("kid", kid)
 	}
-	var claims map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(payload)))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil {
-		return nil, invalidToken(rejectcode.MalformedToken, "the JWT payload is not a JSON object")
-	}
-	if iss, _ := claims["iss"].(string); iss != v.issuer {
-		return nil, forbidden(rejectcode.IssuerMismatch, "claim iss: want %s, got %s", v.issuer, quoteOrMissing(claims["iss"])).
-			With("want", v.issuer).With("got", quoteOrMissing(claims["iss"]))
-	}
-	now := v.now()
-	// RFC 7519 §4.1.4-6: exp, nbf and iat are NumericDates; a value of
-	// another type is refused, not ignored.
-	for _, c := range []string{"exp", "nbf", "iat"} {
-		if val, present := claims[c]; present {
-			if _, ok := numericDate(val); !ok {
-				return nil, invalidToken(rejectcode.MalformedToken, "claim %s is not a NumericDate (seconds since the epoch): %s", c, shortJSON(val))
-			}
-		}
-	}
-	exp, ok := numericDate(claims["exp"])
-	if !ok {
-		return nil, invalidToken(rejectcode.MalformedToken, "claim exp is missing")
-	}
-	if !now.Before(exp.Add(v.leeway)) {
-		return nil, invalidToken(rejectcode.TokenExpired, "token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second)).
-			With("at", exp.UTC().Format(time.RFC3339)).With("now", now.UTC().Format(time.RFC3339))
-	}
-	future := max(v.leeway, defaultFutureLeeway)
-	if nbf, ok := numericDate(claims["nbf"]); ok && nbf.After(now.Add(future)) {
-		return nil, invalidToken(rejectcode.TokenNotYetValid, "token not valid before %s", nbf.UTC().Format(time.RFC3339)).
-			With("claim", "nbf").With("at", nbf.UTC().Format(time.RFC3339))
-	}
-	if iat, ok := numericDate(claims["iat"]); ok && iat.After(now.Add(future)) {
-		return nil, invalidToken(rejectcode.TokenNotYetValid, "claim iat is in the future (%s): check the clocks", iat.UTC().Format(time.RFC3339)).
-			With("claim", "iat").With("at", iat.UTC().Format(time.RFC3339))
+	if rej := v.checkTimes(claims); rej != nil {
+		return nil, rej
 	}
 	use, _ := claims["token_use"].(string)
 	if v.tokenUse != "" && use != v.tokenUse {
 		return nil, forbidden(rejectcode.WrongTokenType, "claim token_use: want %s, got %s", v.tokenUse, quoteOrMissing(claims["token_use"])).
 			With("want", v.tokenUse).With("got", quoteOrMissing(claims["token_use"]))
 	}
-	aud := audience(claims["aud"])
+	aud := jwtclaims.Audience(claims)
 	if len(v.clientIDs) > 0 {
 		if use == "access" || (use == "" && len(aud) == 0) {
 			cid, _ := claims["client_id"].(string)
@@ -492,6 +471,44 @@ func (v *Verifier) check(ctx context.Context, raw string) (map[string]any, *auth
 	return claims, nil
 }
 
+// checkTimes validates exp, nbf and iat with golang-jwt's validator: exp
+// required and in the future within the route's leeway, nbf and iat not in
+// the future within at least defaultFutureLeeway.
+func (v *Verifier) checkTimes(claims jwt.MapClaims) *auth.Rejection {
+	// RFC 7519 §4.1.4-6: exp, nbf and iat are NumericDates; a value of
+	// another type is refused, not ignored.
+	for _, c := range []string{"exp", "nbf", "iat"} {
+		if val, present := claims[c]; present {
+			if _, ok := numericDate(val); !ok {
+				return invalidToken(rejectcode.MalformedToken, "claim %s is not a NumericDate (seconds since the epoch): %s", c, shortJSON(val))
+			}
+		}
+	}
+	now := v.now()
+	err := jwt.NewValidator(jwt.WithTimeFunc(v.now), jwt.WithLeeway(v.leeway), jwt.WithExpirationRequired()).Validate(claims)
+	exp, _ := numericDate(claims["exp"])
+	switch {
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return invalidToken(rejectcode.MalformedToken, "claim exp is missing")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalidToken(rejectcode.TokenExpired, "token expired at %s (%s ago)", exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second)).
+			With("at", exp.UTC().Format(time.RFC3339)).With("now", now.UTC().Format(time.RFC3339))
+	}
+	future := max(v.leeway, defaultFutureLeeway)
+	err = jwt.NewValidator(jwt.WithTimeFunc(v.now), jwt.WithLeeway(future), jwt.WithIssuedAt()).Validate(claims)
+	if errors.Is(err, jwt.ErrTokenNotValidYet) {
+		nbf, _ := numericDate(claims["nbf"])
+		return invalidToken(rejectcode.TokenNotYetValid, "token not valid before %s", nbf.UTC().Format(time.RFC3339)).
+			With("claim", "nbf").With("at", nbf.UTC().Format(time.RFC3339))
+	}
+	if errors.Is(err, jwt.ErrTokenUsedBeforeIssued) {
+		iat, _ := numericDate(claims["iat"])
+		return invalidToken(rejectcode.TokenNotYetValid, "claim iat is in the future (%s): check the clocks", iat.UTC().Format(time.RFC3339)).
+			With("claim", "iat").With("at", iat.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // principal names the caller: the e-mail, else the Cognito user name, else
 // the subject.
 func principal(c map[string]any) string {
@@ -515,22 +532,6 @@ func numericDate(v any) (time.Time, bool) {
 		return time.Unix(int64(n), 0), true
 	}
 	return time.Time{}, false
-}
-
-func audience(v any) []string {
-	switch a := v.(type) {
-	case string:
-		return []string{a}
-	case []any:
-		var out []string
-		for _, x := range a {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 func overlaps(a, b []string) bool {
@@ -560,14 +561,6 @@ func quoteOrMissing(v any) string {
 		return s
 	}
 	return fmt.Sprint(v)
-}
-
-func algNames(a []jose.SignatureAlgorithm) string {
-	s := make([]string, len(a))
-	for i, x := range a {
-		s[i] = string(x)
-	}
-	return strings.Join(s, ", ")
 }
 
 // invalidToken is a 401 telling the client its token is unusable (RFC

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -99,6 +100,8 @@ func TestVerifier(t *testing.T) {
 		{"ES256 not allowed", "Bearer " + es, idV, 401, "algorithm not accepted", true},
 		{"other key", "Bearer " + sign(other, none), idV, 401, "signature", true},
 		{"tampered", "Bearer " + tampered, idV, 401, "signature", true},
+		{"signature not base64url", "Bearer " + good[:strings.LastIndex(good, ".")] + ".!!!", idV, 401, "signature: not signed by a key of " + iss, true},
+		{"payload not an object", "Bearer " + good[:strings.Index(good, ".")] + "." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + ".AA", idV, 401, "the JWT payload is not a JSON object", true},
 		{"expired", "Bearer " + sign(keys, func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() }), idV, 401, "token expired at", true},
 		{"no exp", "Bearer " + sign(keys, func(c map[string]any) { delete(c, "exp") }), idV, 401, "claim exp is missing", true},
 		{"nbf future", "Bearer " + sign(keys, func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), idV, 401, "not valid before", true},
@@ -179,7 +182,7 @@ func TestRemoteJWKS(t *testing.T) {
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		jwksHits++
-		b, _ := keys.JWKS()
+		b, _ := idp.JWKS(keys)
 		_, _ = w.Write(b)
 	})
 	tok, err := keys.Sign(map[string]any{"iss": issuer, "aud": "c", "sub": "s", "exp": time.Now().Add(time.Hour).Unix()})
