@@ -342,17 +342,17 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		if rej := v.checkServiceToken(p.clientID, p.clientSecret); rej != nil {
 			return nil, reject(rej)
 		}
-		var err error
-		token, claims, err = v.st.mintApp(v.app, principal{clientID: p.clientID})
+		a, err := v.st.appToken(r.Context(), v.app, principal{clientID: p.clientID, secret: sha256.Sum256([]byte(p.clientSecret))})
 		if err != nil {
 			return nil, err
 		}
+		token, claims = a.token, a.claims
 		cookie := &http.Cookie{
 			Name:     CookieAuthorization,
 			Value:    token,
 			Path:     "/",
-			Expires:  time.Unix(claims["exp"].(int64), 0),
-			MaxAge:   int(v.app.session.Seconds()),
+			Expires:  a.exp,
+			MaxAge:   max(int(a.exp.Sub(v.st.now()).Seconds()), 1),
 			HttpOnly: true,
 			Secure:   r.TLS != nil,
 			SameSite: http.SameSiteLaxMode,
@@ -360,7 +360,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		w.Header().Add("Set-Cookie", cookie.String())
 	case p.token != "":
 		var err error
-		claims, err = v.verifyToken(p.token)
+		claims, err = v.st.verifyApp(v.app, p.token)
 		if err != nil {
 			return nil, reject(auth.Reject("invalid CF_Authorization token: %s", err))
 		}
@@ -407,18 +407,19 @@ func (v *verifier) checkServiceToken(id, secret string) *auth.Rejection {
 	return nil
 }
 
-// verifyToken checks an application token as an origin checks Access's JWT:
-// RS256 signature with the team's current or previous key, iss, aud, exp,
-// nbf, and that it is an application token (not an org token).
-func (v *verifier) verifyToken(raw string) (jwt.MapClaims, error) {
+// verifyApp checks an application token of app as an origin checks
+// Access's JWT: RS256 signature with the team's current or previous key,
+// iss, aud, exp, nbf, and that it is an application token (not an org
+// token).
+func (s *state) verifyApp(app *application, raw string) (jwt.MapClaims, error) {
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, v.st.keyfunc,
+	_, err := jwt.ParseWithClaims(raw, claims, s.keyfunc,
 		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithIssuer(v.app.teamDomain),
-		jwt.WithAudience(v.app.aud),
+		jwt.WithIssuer(app.teamDomain),
+		jwt.WithAudience(app.aud),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(v.st.now),
+		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
 		return nil, err
@@ -432,12 +433,6 @@ func (v *verifier) verifyToken(raw string) (jwt.MapClaims, error) {
 		return nil, errors.New("token names neither a user (email) nor a service token (common_name)")
 	}
 	return claims, nil
-}
-
-// principal is who a minted token is for: a service token or a user.
-type principal struct {
-	clientID string
-	email    string
 }
 
 // mintApp mints an application token (the CF_Authorization value), with the

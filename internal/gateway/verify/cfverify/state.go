@@ -52,12 +52,17 @@ type state struct {
 	boxPriv   *[32]byte
 	apps      map[string]*application // by AUD tag
 	transfers map[string]*transfer    // by the CLI's public key (canonical base64url)
+
+	tokens *assertions // minted application tokens, one per session
 }
 
 type signingKey struct {
 	kid  string
 	priv *rsa.PrivateKey
 	cert []byte // self-signed certificate (DER), for public_cert(s)
+	// cacheSecret keys the HMAC that names cached tokens; derived from
+	// the private key, so only holders of the key share the names.
+	cacheSecret [sha256.Size]byte
 }
 
 // application is one Access application, registered by a route's Factory.
@@ -103,6 +108,10 @@ func sharedState(env *auth.Env) (*state, error) {
 		keyMaterial: func(name string) (*rsa.PrivateKey, error) {
 			return auth.SigningKey(env, name, generateKey)
 		},
+		tokens: newAssertions(),
+	}
+	if env.Store != nil {
+		s.tokens.store = storeAssertions{env.Store}
 	}
 	if env.Shared == nil {
 		env.Shared = map[string]any{}
@@ -212,7 +221,9 @@ func signingKeyFor(priv *rsa.PrivateKey, now time.Time) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cf_access: self-sign certificate: %w", err)
 	}
-	return &signingKey{kid: kid, priv: priv, cert: cert}, nil
+	k := &signingKey{kid: kid, priv: priv, cert: cert}
+	k.cacheSecret = sha256.Sum256(append([]byte("gwcurl cf_access token cache\x00"), priv.D.Bytes()...))
+	return k, nil
 }
 
 // sign returns claims as an RS256 JWT signed with the current key.
