@@ -279,6 +279,8 @@ func (g *Gateway) authenticate(rt *route, v auth.Verifier) Middleware {
 			}
 			if id == g.anonymous || id.Kind == "none" && id.Principal == "anonymous" && len(id.Claims) == 0 {
 				r.Header[identityHeader] = g.anonymousJS
+			} else if id.Encoded != "" {
+				r.Header[identityHeader] = []string{id.Encoded}
 			} else if js, err := json.Marshal(id); err == nil {
 				r.Header[identityHeader] = []string{string(js)}
 			} else {

@@ -287,7 +287,11 @@ func payloadSHA256(req *http.Request) (string, int64, error) {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, make([]byte, 64<<10))
+	bufSize := 64 << 10
+	if req.ContentLength > 0 && req.ContentLength < int64(bufSize) {
+		bufSize = int(req.ContentLength) // a small body needs no 64 KiB buffer per signature
+	}
+	n, err := io.CopyBuffer(h, rc, make([]byte, bufSize))
 	if err != nil {
 		return "", n, err
 	}

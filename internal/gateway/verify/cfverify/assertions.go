@@ -71,6 +71,13 @@ type assertion struct {
 	claims jwt.MapClaims // shared by every request it is handed to: read only
 	exp    time.Time
 	until  time.Time // handed out while now is before until
+	// identity is the gateway identity of the token, encoded once.
+	identity *auth.Identity
+}
+
+func newAssertion(tok string, claims jwt.MapClaims, exp time.Time, session time.Duration) *assertion {
+	return &assertion{token: tok, claims: claims, exp: exp, until: exp.Add(-reuseMargin(session)),
+		identity: identityOf(claims).Encode()}
 }
 
 // assertions is the in-process cache of minted tokens, in front of the
@@ -135,7 +142,7 @@ func (s *state) appToken(ctx context.Context, app *application, who principal) (
 		return nil, err
 	}
 	exp := time.Unix(claims["exp"].(int64), 0)
-	a := &assertion{token: tok, claims: claims, exp: exp, until: exp.Add(-reuseMargin(app.session))}
+	a := newAssertion(tok, claims, exp, app.session)
 	s.tokens.local.Add(key, a)
 	if st := s.tokens.store; st != nil {
 		if ttl := a.until.Sub(s.now()); ttl > 0 {
@@ -177,7 +184,7 @@ func (s *state) cachedToken(ctx context.Context, key string, app *application, w
 	if expf == nil {
 		return nil, false
 	}
-	a := &assertion{token: tok, claims: claims, exp: expf.Time, until: expf.Add(-reuseMargin(app.session))}
+	a := newAssertion(tok, claims, expf.Time, app.session)
 	if !now.Before(a.until) {
 		return nil, false
 	}

@@ -333,6 +333,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 	var (
 		token  string
 		claims jwt.MapClaims
+		id     *auth.Identity
 	)
 	switch {
 	case p.hasID || p.hasSecret:
@@ -346,7 +347,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		if err != nil {
 			return nil, err
 		}
-		token, claims = a.token, a.claims
+		token, claims, id = a.token, a.claims, a.identity
 		cookie := &http.Cookie{
 			Name:     CookieAuthorization,
 			Value:    token,
@@ -370,18 +371,29 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 			With("hint", "services send CF-Access-Client-Id and CF-Access-Client-Secret; people run `gwcurl login` and send the app token in cf-access-token"))
 	}
 
-	id := &auth.Identity{Kind: Kind, Claims: claims}
+	if id == nil {
+		id = identityOf(claims)
+	}
 	if email, _ := claims["email"].(string); email != "" {
-		id.Principal = email
 		r.Header.Set(HeaderUserEmail, email)
-	} else {
-		id.Principal, _ = claims["common_name"].(string)
 	}
 	r.Header.Set(HeaderAssertion, token)
 	if meta != "" {
 		w.Header().Set(HeaderMetadata, meta)
 	}
 	return id, nil
+}
+
+// identityOf is the gateway identity of an application token's claims:
+// the user's email, else the service token's client id.
+func identityOf(claims jwt.MapClaims) *auth.Identity {
+	id := &auth.Identity{Kind: Kind, Claims: claims}
+	if email, _ := claims["email"].(string); email != "" {
+		id.Principal = email
+	} else {
+		id.Principal, _ = claims["common_name"].(string)
+	}
+	return id
 }
 
 func missingHeader(p presented) string {
