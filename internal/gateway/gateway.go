@@ -107,7 +107,8 @@ type Gateway struct {
 	seq         atomic.Uint64
 	anonymous   *auth.Identity
 	anonymousJS []string
-	store       *sharedStore // nil without store: (store.go)
+	date        atomic.Pointer[dateValue] // Date header of the current second
+	store       *sharedStore              // nil without store: (store.go)
 }
 
 // RouteInfo describes a route, for the index page and the demo table.
@@ -369,7 +370,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Request-Id"] = []string{st.id}
 	// The Date header follows the gateway clock, so --clock-offset shows in
 	// Date as it would on a server whose clock is off.
-	h["Date"] = []string{st.at.UTC().Format(http.TimeFormat)}
+	h["Date"] = g.dateHeader(st.at)
 
 	defer func() {
 		// The reverse proxy aborts a response whose body copy fails with
@@ -396,6 +397,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st.reset()
 	g.states.Put(st)
+}
+
+// dateValue is the Date header of one second, shared by its responses.
+type dateValue struct {
+	sec int64
+	v   []string
+}
+
+// dateHeader returns the Date header value for t, formatted once a second
+// rather than on every request. The slice is shared: capacity 1, so an
+// append elsewhere copies it.
+func (g *Gateway) dateHeader(t time.Time) []string {
+	sec := t.Unix()
+	if d := g.date.Load(); d != nil && d.sec == sec {
+		return d.v
+	}
+	d := &dateValue{sec: sec, v: []string{t.UTC().Format(http.TimeFormat)}[:1:1]}
+	g.date.Store(d)
+	return d.v
 }
 
 func (g *Gateway) requestID() string {

@@ -54,7 +54,7 @@ func NoneFactory(node *yaml.Node, _ *auth.Env) (auth.Verifier, error) {
 			return nil, fmt.Errorf("%s: kind none takes no other keys", k)
 		}
 	}
-	return noneVerifier{id: &auth.Identity{Kind: "none", Principal: "anonymous"}}, nil
+	return noneVerifier{id: (&auth.Identity{Kind: "none", Principal: "anonymous"}).Encode()}, nil
 }
 
 type noneVerifier struct{ id *auth.Identity }

@@ -139,7 +139,7 @@ func (e echoOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 		st.upstream = "builtin:echo"
 	}
-	out, err := json.Marshal(&resp)
+	out, err := appendEcho(make([]byte, 0, 1024+len(resp.Body)), &resp)
 	if err != nil {
 		return err
 	}

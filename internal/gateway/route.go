@@ -279,6 +279,8 @@ func (g *Gateway) authenticate(rt *route, v auth.Verifier) Middleware {
 			}
 			if id == g.anonymous || id.Kind == "none" && id.Principal == "anonymous" && len(id.Claims) == 0 {
 				r.Header[identityHeader] = g.anonymousJS
+			} else if id.Encoded != "" {
+				r.Header[identityHeader] = []string{id.Encoded}
 			} else if js, err := json.Marshal(id); err == nil {
 				r.Header[identityHeader] = []string{string(js)}
 			} else {
@@ -295,16 +297,19 @@ func (g *Gateway) forward(inject []headerValue) Middleware {
 	return func(next Handler) Handler {
 		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			h := r.Header
+			vals := make([]string, 3) // one allocation for the three values
 			if st := stateOf(w); st != nil {
-				h["X-Forwarded-For"] = []string{st.client}
-				h["X-Request-Id"] = []string{st.id}
+				vals[0], vals[1] = st.client, st.id
+				h["X-Forwarded-For"] = vals[0:1:1]
+				h["X-Request-Id"] = vals[1:2:2]
 			}
 			if r.TLS != nil {
 				h["X-Forwarded-Proto"] = protoHTTPS
 			} else {
 				h["X-Forwarded-Proto"] = protoHTTP
 			}
-			h["X-Forwarded-Host"] = []string{r.Host}
+			vals[2] = r.Host
+			h["X-Forwarded-Host"] = vals[2:3:3]
 			for _, hv := range inject {
 				h[hv.name] = hv.value
 			}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gwcurl/gwcurl/internal/gateway"
 	"github.com/gwcurl/gwcurl/internal/gateway/gatewaytest"
@@ -417,5 +420,62 @@ func TestSharedStoreOutageGoogle(t *testing.T) {
 	stop()
 	if r := do(t, "GET", tokenURL, nil, "Metadata-Flavor", "Google"); r.status != http.StatusServiceUnavailable {
 		t.Errorf("metadata token without the store: %d %s", r.status, r.body)
+	}
+}
+
+// TestSharedStoreCFAccess: the application token minted for a service
+// token is kept in the store under a name that shows neither the client
+// id nor the secret, and handed out again for the rest of the session, by
+// every instance (they share the signing keys through the store).
+func TestSharedStoreCFAccess(t *testing.T) {
+	t.Parallel()
+	url := startRedis(t)
+	cfg := `
+store: {redis: "` + url + `"}
+routes:
+  - prefix: /admin
+    auth:
+      kind: cf_access
+      team_domain: https://gwcurl-demo.cloudflareaccess.com
+      aud: e1f9f45012bf2c68eee5cd8c3c73d6215141265d28cc64e98fc42aaf7d672135
+      service_tokens: [{client_id: store.access, client_secret: store-cf-secret}]
+    upstream: builtin:echo
+`
+	a, b := twoGateways(t, cfg, gateway.Options{})
+	var tokens []string
+	for _, base := range []string{a.URL, b.URL, a.URL} {
+		r := do(t, "GET", base+"/admin/x", nil, "CF-Access-Client-Id", "store.access", "CF-Access-Client-Secret", "store-cf-secret")
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		tokens = append(tokens, echoOf(t, r).Headers["Cf-Access-Jwt-Assertion"])
+	}
+	if tokens[0] == "" || tokens[1] != tokens[0] || tokens[2] != tokens[0] {
+		t.Fatal("each request got its own application token; want one per session")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	keys, err := rdb.Keys(t.Context(), "gwcurl:mock:cf_access:app:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("store keys %v, want one application token", keys)
+	}
+	sum := sha256.Sum256([]byte("store-cf-secret"))
+	for _, leak := range []string{"store.access", "store-cf-secret", hex.EncodeToString(sum[:])} {
+		if strings.Contains(keys[0], leak) {
+			t.Errorf("store key %s shows %q", keys[0], leak)
+		}
+	}
+	if v, _ := rdb.Get(t.Context(), keys[0]).Result(); v != tokens[0] {
+		t.Error("the store does not hold the token handed out")
+	}
+	if ttl, _ := rdb.TTL(t.Context(), keys[0]).Result(); ttl <= 0 || ttl > 24*time.Hour {
+		t.Errorf("store entry TTL %v, want the rest of the session", ttl)
 	}
 }

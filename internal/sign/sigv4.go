@@ -287,7 +287,11 @@ func payloadSHA256(req *http.Request) (string, int64, error) {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, make([]byte, 256<<10)) // fewer read calls than 64 KiB; sha256sum-speed or better
+	bufSize := 256 << 10 // fewer read calls than 64 KiB; sha256sum-speed or better
+	if req.ContentLength > 0 && req.ContentLength < int64(bufSize) {
+		bufSize = int(req.ContentLength) // a small body needs no large buffer per signature
+	}
+	n, err := io.CopyBuffer(h, rc, make([]byte, bufSize))
 	if err != nil {
 		return "", n, err
 	}

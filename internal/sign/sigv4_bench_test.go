@@ -39,21 +39,3 @@ func BenchmarkSigV4EnvironmentGET(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkSigV4Sign is the per-request part alone (what `gwcurl run`
-// repeats): one GET signed by a signer built once.
-func BenchmarkSigV4Sign(b *testing.B) {
-	ctx := context.Background()
-	const target = "http://127.0.0.1:9/aws/echo?b=2&a=1"
-	s, err := New(ctx, profiles.Auth{Kind: "sigv4", Service: "lambda", Region: "us-east-1"}, target, benchEnvDeps())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-		if err := s.Sign(ctx, req); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

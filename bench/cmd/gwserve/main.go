@@ -2,7 +2,7 @@
 // of the gwcurl CLI: it listens, prints the base URL as its first stdout
 // line, and serves until SIGINT/SIGTERM.
 //
-//	go run ./bench/cmd/gwserve [-config FILE] [-env NAME] [-listen ADDR] [-log FILE] [-upstream URL]
+//	go run ./bench/cmd/gwserve [-config FILE] [-env NAME] [-listen ADDR] [-log FILE] [-upstream URL] [-cpuprofile FILE]
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -33,7 +34,20 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "listen address")
 	logFile := flag.String("log", "", "request log file (default: discarded)")
 	upstream := flag.String("upstream", "", "also route /up (auth none, prefix stripped) to this http:// origin")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to FILE")
 	flag.Parse()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var (
 		cfg *gateway.Config

@@ -6,6 +6,7 @@ package auth
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -21,6 +22,20 @@ type Identity struct {
 	Kind      string         `json:"kind"`
 	Principal string         `json:"principal"`
 	Claims    map[string]any `json:"claims,omitempty"`
+	// Encoded is the identity's JSON, set by verifiers that hand the same
+	// identity to many requests (one per key or per session) so the frame
+	// does not encode it on every request; see [Identity.Encode]. Such an
+	// identity is shared: nobody may modify it.
+	Encoded string `json:"-"`
+}
+
+// Encode sets id.Encoded to id's JSON and returns id; for an identity that
+// will be shared by many requests.
+func (id *Identity) Encode() *Identity {
+	if b, err := json.Marshal(id); err == nil {
+		id.Encoded = string(b)
+	}
+	return id
 }
 
 // Rejection is the error a Verifier returns for a request it refuses. The

@@ -77,6 +77,9 @@ type key struct {
 	kid  string
 	priv *rsa.PrivateKey
 	cert []byte // self-signed certificate (DER), for the PEM output
+	// cacheSecret is derived from the private key: a key for HMACs that
+	// only holders of this signing key compute alike (CacheSecrets).
+	cacheSecret [sha256.Size]byte
 }
 
 // New returns a store; it fails only on a Seed key it cannot certify.
@@ -159,7 +162,9 @@ func (s *Store) newKey(priv *rsa.PrivateKey) (*key, error) {
 	if err != nil {
 		return nil, s.errorf("self-sign certificate: %w", err)
 	}
-	return &key{kid: kid, priv: priv, cert: cert}, nil
+	k := &key{kid: kid, priv: priv, cert: cert}
+	k.cacheSecret = sha256.Sum256(append([]byte("gwcurl mockkeys cache secret\x00"), priv.D.Bytes()...))
+	return k, nil
 }
 
 // current returns the published keys, generating them on first use; s.mu
@@ -230,6 +235,22 @@ func (s *Store) SetKeyIDs(ids []string) error {
 		keys[i].kid = id
 	}
 	return nil
+}
+
+// CacheSecrets returns a secret per published key, the signing one first,
+// derived from its private key: the CF Access mock names its cached tokens
+// with an HMAC under it, so the gateway instances sharing the keys share the
+// names, nobody else can compute them, and a rotation starts afresh.
+func (s *Store) CacheSecrets() ([][sha256.Size]byte, error) {
+	keys, err := s.published()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][sha256.Size]byte, len(keys))
+	for i, k := range keys {
+		out[i] = k.cacheSecret
+	}
+	return out, nil
 }
 
 // KeyIDs lists the published key ids, the signing one first.

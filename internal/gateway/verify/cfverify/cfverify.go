@@ -326,6 +326,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 	var (
 		token  string
 		claims jwt.MapClaims
+		id     *auth.Identity
 	)
 	switch {
 	case p.hasID || p.hasSecret:
@@ -335,17 +336,17 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		if rej := v.checkServiceToken(p.clientID, p.clientSecret); rej != nil {
 			return nil, reject(rej)
 		}
-		var err error
-		token, claims, err = v.st.mintApp(v.app, principal{clientID: p.clientID})
+		a, err := v.st.appToken(r.Context(), v.app, principal{clientID: p.clientID, secret: sha256.Sum256([]byte(p.clientSecret))})
 		if err != nil {
 			return nil, err
 		}
+		token, claims, id = a.token, a.claims, a.identity
 		cookie := &http.Cookie{
 			Name:     CookieAuthorization,
 			Value:    token,
 			Path:     "/",
-			Expires:  time.Unix(claims["exp"].(int64), 0),
-			MaxAge:   int(v.app.session.Seconds()),
+			Expires:  a.exp,
+			MaxAge:   max(int(a.exp.Sub(v.st.now()).Seconds()), 1),
 			HttpOnly: true,
 			Secure:   r.TLS != nil,
 			SameSite: http.SameSiteLaxMode,
@@ -353,7 +354,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 		w.Header().Add("Set-Cookie", cookie.String())
 	case p.token != "":
 		var err error
-		claims, err = v.verifyToken(p.token)
+		claims, err = v.st.verifyApp(v.app, p.token)
 		if err != nil {
 			return nil, reject(auth.Reject(tokenCode(err), "invalid CF_Authorization token: %s", err))
 		}
@@ -363,18 +364,29 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 			With("hint", "services send CF-Access-Client-Id and CF-Access-Client-Secret; people run `gwcurl login` and send the app token in cf-access-token"))
 	}
 
-	id := &auth.Identity{Kind: Kind, Claims: claims}
+	if id == nil {
+		id = identityOf(claims)
+	}
 	if email, _ := claims["email"].(string); email != "" {
-		id.Principal = email
 		r.Header.Set(HeaderUserEmail, email)
-	} else {
-		id.Principal, _ = claims["common_name"].(string)
 	}
 	r.Header.Set(HeaderAssertion, token)
 	if meta != "" {
 		w.Header().Set(HeaderMetadata, meta)
 	}
 	return id, nil
+}
+
+// identityOf is the gateway identity of an application token's claims:
+// the user's email, else the service token's client id.
+func identityOf(claims jwt.MapClaims) *auth.Identity {
+	id := &auth.Identity{Kind: Kind, Claims: claims}
+	if email, _ := claims["email"].(string); email != "" {
+		id.Principal = email
+	} else {
+		id.Principal, _ = claims["common_name"].(string)
+	}
+	return id
 }
 
 func missingHeader(p presented) string {
@@ -400,18 +412,19 @@ func (v *verifier) checkServiceToken(id, secret string) *auth.Rejection {
 	return nil
 }
 
-// verifyToken checks an application token as an origin checks Access's JWT:
-// RS256 signature with the team's current or previous key, iss, aud, exp,
-// nbf, and that it is an application token (not an org token).
-func (v *verifier) verifyToken(raw string) (jwt.MapClaims, error) {
+// verifyApp checks an application token of app as an origin checks
+// Access's JWT: RS256 signature with the team's current or previous key,
+// iss, aud, exp, nbf, and that it is an application token (not an org
+// token).
+func (s *state) verifyApp(app *application, raw string) (jwt.MapClaims, error) {
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, v.st.keyfunc,
+	_, err := jwt.ParseWithClaims(raw, claims, s.keyfunc,
 		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithIssuer(v.app.teamDomain),
-		jwt.WithAudience(v.app.aud),
+		jwt.WithIssuer(app.teamDomain),
+		jwt.WithAudience(app.aud),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(v.st.now),
+		jwt.WithTimeFunc(s.now),
 	)
 	if err != nil {
 		return nil, err
@@ -448,12 +461,6 @@ func tokenCode(err error) rejectcode.Code {
 		return rejectcode.TokenSignatureInvalid
 	}
 	return rejectcode.MalformedToken
-}
-
-// principal is who a minted token is for: a service token or a user.
-type principal struct {
-	clientID string
-	email    string
 }
 
 // mintApp mints an application token (the CF_Authorization value), with the

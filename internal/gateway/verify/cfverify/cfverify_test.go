@@ -55,7 +55,7 @@ type echo struct {
 	Identity *auth.Identity `json:"identity"`
 }
 
-func node(t *testing.T, src string) *yaml.Node {
+func node(t testing.TB, src string) *yaml.Node {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {

@@ -1,6 +1,7 @@
 package cfverify
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -183,7 +184,7 @@ func (m *mock) login(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	payload, err := m.seal(lr, email)
+	payload, err := m.seal(r.Context(), lr, principal{email: email, secret: sha256.Sum256([]byte(r.PostFormValue("password")))})
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -216,15 +217,17 @@ type transferPayload struct {
 	OrgToken string `json:"org_token"`
 }
 
-// seal mints the user's app and org tokens and encrypts them to the CLI's
-// key with NaCl box (the transfer service's key pair, a random nonce in
-// front), as cloudflared expects: base64(nonce || box).
-func (m *mock) seal(lr *loginRequest, email string) (string, error) {
-	appTok, _, err := m.st.mintApp(lr.app, principal{email: email})
+// seal hands the user their session's app token (minted once per session,
+// see appToken), mints an org token and encrypts both to the CLI's key with
+// NaCl box (the transfer service's key pair, a random nonce in front), as
+// cloudflared expects: base64(nonce || box).
+func (m *mock) seal(ctx context.Context, lr *loginRequest, who principal) (string, error) {
+	app, err := m.st.appToken(ctx, lr.app, who)
 	if err != nil {
 		return "", err
 	}
-	orgTok, err := m.st.mintOrg(lr.app, email)
+	appTok := app.token
+	orgTok, err := m.st.mintOrg(lr.app, who.email)
 	if err != nil {
 		return "", err
 	}

@@ -41,6 +41,8 @@ type state struct {
 	boxPriv   *[32]byte
 	apps      map[string]*application // by AUD tag
 	transfers map[string]*transfer    // by the CLI's public key (canonical base64url)
+
+	tokens *assertions // minted application tokens, one per session
 }
 
 // application is one Access application, registered by a route's Factory.
@@ -101,6 +103,10 @@ func sharedState(env *auth.Env) (*state, error) {
 		hold:      defaultHold,
 		apps:      map[string]*application{},
 		transfers: map[string]*transfer{},
+		tokens:    newAssertions(),
+	}
+	if env.Store != nil {
+		s.tokens.store = storeAssertions{env.Store}
 	}
 	if env.Shared == nil {
 		env.Shared = map[string]any{}

@@ -46,6 +46,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
@@ -119,6 +121,43 @@ type Verifier struct {
 	clock func() time.Time
 	// v4aKeys caches the SigV4a keys derived from the key table.
 	v4aKeys awsv4.V4AKeys
+	// ids caches the identity of each key that signed (*auth.Identity,
+	// encoded once, shared read-only by its requests).
+	ids sync.Map
+	// signingKeys caches derived SigV4 signing keys by key, date, region
+	// and service ([]byte), as the AWS SDKs do; nSigningKeys bounds it.
+	signingKeys  sync.Map
+	nSigningKeys atomic.Int64
+}
+
+// maxSigningKeys bounds the signing-key cache: beyond it, keys are derived
+// on every request (the date is bounded by the allowed skew, but the
+// region of a scope need not be).
+const maxSigningKeys = 4096
+
+// signingKey returns the SigV4 signing key of key for a credential scope,
+// derived once per day, region and service (four HMACs saved per request).
+func (v *Verifier) signingKey(key auth.AWSKey, date, region, service string) []byte {
+	// The key table of a Verifier is fixed: the id names the secret.
+	ck := key.AccessKeyID + "\x00" + date + "\x00" + region + "\x00" + service
+	if k, ok := v.signingKeys.Load(ck); ok {
+		return k.([]byte)
+	}
+	k := awsv4.SigningKey(key.SecretAccessKey, date, region, service)
+	if v.nSigningKeys.Add(1) <= maxSigningKeys {
+		v.signingKeys.Store(ck, k)
+	}
+	return k
+}
+
+// identity is Identity(res), encoded once per key.
+func (v *Verifier) identity(res *Result) *auth.Identity {
+	if id, ok := v.ids.Load(res.Key.AccessKeyID); ok {
+		return id.(*auth.Identity)
+	}
+	id := Identity(res).Encode()
+	v.ids.Store(res.Key.AccessKeyID, id)
+	return id
 }
 
 // Interface guard.
@@ -213,7 +252,7 @@ func (v *Verifier) Verify(_ http.ResponseWriter, r *http.Request) (*auth.Identit
 	r.Header.Del("Authorization")
 	r.Header.Del("X-Amz-Security-Token")
 	forwardVerifiedQuery(r, res)
-	return Identity(res), nil
+	return v.identity(res), nil
 }
 
 // Identity turns a Result into the gateway identity: Principal is the key's
@@ -343,7 +382,7 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if rej != nil {
 		return nil, rej
 	}
-	want := awsv4.Signature(awsv4.SigningKey(key.SecretAccessKey, cred.scopeDate, cred.region, cred.service), sts)
+	want := awsv4.Signature(v.signingKey(key, cred.scopeDate, cred.region, cred.service), sts)
 	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
 		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch")
 	}
