@@ -219,7 +219,7 @@ func externalAccountBase(b []byte, f googleFile, where string, d Deps) (*googleB
 		if d.HTTPClient != nil {
 			ctx = context.WithValue(ctx, oauth2.HTTPClient, d.HTTPClient)
 		}
-		creds, err := google.CredentialsFromJSONWithParams(ctx, stripped, google.CredentialsParams{Scopes: []string{cloudPlatform}})
+		creds, err := google.CredentialsFromJSONWithTypeAndParams(ctx, stripped, google.ExternalAccount, google.CredentialsParams{Scopes: []string{cloudPlatform}})
 		if err != nil {
 			return nil, Credentialf(googleKind, "check the file made by `gcloud iam workload-identity-pools create-cred-config`", "google credentials %s: %v", where, err)
 		}
