@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -163,5 +164,46 @@ func v4Check(t *testing.T, what, got, want string) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s:\n got: %q\nwant: %q", what, got, want)
+	}
+}
+
+// TestSigV4SignsWithoutTheSDKLog: signing does not depend on the SDK's
+// signing log, which is captured only to show the canonical request in -v
+// and --explain. With the capture off (as if the SDK stopped logging), every
+// suite case still gets the vector's signature and Authorization header,
+// and the trace says the canonical request was not reported.
+func TestSigV4SignsWithoutTheSDKLog(t *testing.T) {
+	cases, err := suite.Load(suite.Locate(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := v4.NewSigner()
+	ran := 0
+	for _, c := range cases {
+		if _, ok := v4ClientExclusions[c.ID()]; ok || c.OmitSessionToken {
+			continue
+		}
+		req := v4SuiteRequest(t, c)
+		p := v4SuiteParams(t, c, req, false)
+		p.noCapture = true
+		res, err := signV4(context.Background(), signer, v4SuiteCreds(c), req, p)
+		if err != nil {
+			t.Fatalf("%s: %v", c.ID(), err)
+		}
+		if res.Signature != c.Header.Signature || req.Header.Get("Authorization") != c.Header.Authorization {
+			t.Errorf("%s: signature %s, want %s", c.ID(), res.Signature, c.Header.Signature)
+		}
+		if res.CanonicalRequest != "" {
+			t.Errorf("%s: a canonical request was reported with the capture off", c.ID())
+		}
+		var lines []string
+		traceSigning(func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }, res, v4SuiteCreds(c))
+		if !strings.Contains(strings.Join(lines, "\n"), "not reported by the AWS SDK signer") {
+			t.Errorf("%s: trace %q", c.ID(), lines)
+		}
+		ran++
+	}
+	if ran < 30 {
+		t.Fatalf("only %d suite cases ran", ran)
 	}
 }
