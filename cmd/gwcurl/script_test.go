@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		// gwcurl's loopback listener (it acts in the background, as a browser).
 		"fake-browser": func() {
 			errs := make(chan error, 1)
-			demoflow.FormBrowser(&http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", func(err error) { errs <- err })(os.Args[1]) //nolint:errcheck
+			demoflow.FormBrowser(context.Background(), &http.Client{Timeout: 20 * time.Second}, "demo@example.com", "demo-password", func(err error) { errs <- err })(os.Args[1]) //nolint:errcheck
 			select {
 			case err := <-errs:
 				fmt.Fprintln(os.Stderr, "fake-browser:", err)

@@ -42,7 +42,7 @@ func Login(ctx context.Context, o login.Options, baseURL string) error {
 	fail := func(err error) { cancel(fmt.Errorf("demo browser: %w", err)) }
 	switch o.Auth.Kind {
 	case "cognito":
-		o.Browser = FormBrowser(client, demo.UserEmail, demo.UserPassword, fail)
+		o.Browser = FormBrowser(ctx, client, demo.UserEmail, demo.UserPassword, fail)
 	case "magic-link":
 		email := o.Email
 		if email == "" {
@@ -76,12 +76,13 @@ func Login(ctx context.Context, o login.Options, baseURL string) error {
 // page with a username/password form (the mock Cognito's managed login):
 // it GETs the URL, fills the form's username and password fields, submits
 // it and follows the redirects, the last of which reaches gwcurl's loopback
-// listener. It runs in the background, as a browser does; a failure is
-// passed to onError (nil: ignored). client must follow redirects.
-func FormBrowser(client *http.Client, username, password string, onError func(error)) func(string) error {
+// listener. It runs in the background, as a browser does, until ctx ends;
+// a failure is passed to onError (nil: ignored). client must follow
+// redirects.
+func FormBrowser(ctx context.Context, client *http.Client, username, password string, onError func(error)) func(string) error {
 	return func(u string) error {
 		go func() {
-			if err := submitLoginForm(client, u, username, password); err != nil && onError != nil {
+			if err := submitLoginForm(ctx, client, u, username, password); err != nil && onError != nil {
 				onError(err)
 			}
 		}()
@@ -89,8 +90,12 @@ func FormBrowser(client *http.Client, username, password string, onError func(er
 	}
 }
 
-func submitLoginForm(client *http.Client, pageURL, username, password string) error {
-	resp, err := client.Get(pageURL)
+func submitLoginForm(ctx context.Context, client *http.Client, pageURL, username, password string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return fmt.Errorf("open the login page: %w", err)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("open the login page: %w", err)
 	}
@@ -125,7 +130,12 @@ func submitLoginForm(client *http.Client, pageURL, username, password string) er
 			form.Set(f.name, f.value)
 		}
 	}
-	resp, err = client.PostForm(target.String(), form)
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, target.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("submit the login form: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = client.Do(req)
 	if err != nil {
 		return fmt.Errorf("submit the login form: %w", err)
 	}

@@ -27,7 +27,7 @@ func TestCognitoLoginScriptedBrowser(t *testing.T) {
 	o := e.opts(t, "demo-cognito")
 	var opened []string
 	sink := &errSink{}
-	browse := demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)
+	browse := demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)
 	o.Browser = func(u string) error { opened = append(opened, u); return browse(u) }
 
 	tok, err := login.Login(t.Context(), o)
@@ -87,7 +87,7 @@ func TestCognitoRefreshAndLogout(t *testing.T) {
 	t.Parallel()
 	e := startDemo(t)
 	o := e.opts(t, "demo-cognito")
-	o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+	o.Browser = demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 	first, err := login.Login(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestNoLoginFailsFast(t *testing.T) {
 	}
 	// Tokens stored for other settings do not count.
 	o := e.opts(t, "demo-cognito")
-	o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+	o.Browser = demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 	if _, err := login.Login(t.Context(), o); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestCognitoLoginRefusals(t *testing.T) {
 		o.Profile = "wrong-password"
 		o.Timeout = time.Second
 		sink := &errSink{}
-		o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, "not-the-password", sink.set)
+		o.Browser = demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, "not-the-password", sink.set)
 		_, err := login.Login(t.Context(), o)
 		if !isDeadline(err) {
 			t.Fatalf("wrong password: %v", err)
@@ -320,7 +320,7 @@ func TestCognitoLoginRefusals(t *testing.T) {
 			q := au.Query()
 			q.Set("redirect_uri", strings.Replace(q.Get("redirect_uri"), "/callback", "/elsewhere", 1))
 			au.RawQuery = q.Encode()
-			return demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)(au.String())
+			return demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, sink.set)(au.String())
 		}
 		if _, err := login.Login(t.Context(), o); !isDeadline(err) {
 			t.Fatalf("unregistered redirect: %v", err)
@@ -445,7 +445,7 @@ func TestCognitoDomainAndPort(t *testing.T) {
 		o.Profile = name
 		mod(&o)
 		var opened string
-		browse := demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+		browse := demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 		o.Browser = func(u string) error { opened = u; return browse(u) }
 		tok, err := login.Login(t.Context(), o)
 		if err != nil {

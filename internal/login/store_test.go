@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ func TestLoginWithoutAWorkingKeyring(t *testing.T) {
 			}
 			o := e.opts(t, "demo-cognito")
 			o.Store = store
-			o.Browser = demoflow.FormBrowser(e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
+			o.Browser = demoflow.FormBrowser(context.Background(), e.srv.Client(), demo.UserEmail, demo.UserPassword, nil)
 
 			_, err = login.Token(t.Context(), o)
 			var lr *login.LoginRequiredError
