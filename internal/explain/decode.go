@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gwcurl/gwcurl/internal/awsv4"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 	"github.com/gwcurl/gwcurl/internal/lazyre"
 )
 
@@ -176,8 +177,8 @@ func jwtReport(j *jwtInfo, now time.Time, header string) *Report {
 		lines = append(lines, l)
 		fields["not_before"] = fmtTime(j.nbf)
 	}
-	if at := numericDate(j.claims["auth_time"]); !at.IsZero() {
-		lines = append(lines, "authenticated:   "+whenWords(at, now))
+	if at, ok := jwtclaims.Time(j.claims, "auth_time"); ok {
+		lines = append(lines, "authenticated:   "+whenWords(at.UTC(), now))
 	}
 	switch {
 	case j.exp.IsZero():

@@ -1,7 +1,6 @@
 package explain
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/gwcurl/gwcurl/internal/jwtclaims"
 )
 
 // jwtInfo is a decoded (not verified) JWT.
@@ -24,45 +23,25 @@ type jwtInfo struct {
 
 func (j *jwtInfo) str(k string) string { s, _ := j.claims[k].(string); return s }
 
-// decodeJWT decodes a compact JWS without verifying it, with golang-jwt's
-// unverified parser (numbers kept as json.Number).
+// decodeJWT decodes a compact JWS without verifying it (jwtclaims.Parts:
+// numbers kept as json.Number, so they are shown as sent).
 func decodeJWT(tok string) (*jwtInfo, error) {
-	tok = strings.TrimSpace(tok)
-	if strings.Count(tok, ".") != 2 {
+	if strings.Count(strings.TrimSpace(tok), ".") != 2 {
 		return nil, errors.New("not a JWT: want three base64url parts separated by '.'")
 	}
-	claims := jwt.MapClaims{}
-	t, _, err := jwt.NewParser(jwt.WithJSONNumber()).ParseUnverified(tok, claims)
+	header, claims, err := jwtclaims.Parts(tok)
 	if err != nil {
-		return nil, fmt.Errorf("not a JWT: %v", errors.Unwrap(err))
-	}
-	j := &jwtInfo{header: t.Header, claims: claims}
-	switch a := claims["aud"].(type) {
-	case string:
-		j.aud = []string{a}
-	case []any:
-		for _, e := range a {
-			if s, ok := e.(string); ok {
-				j.aud = append(j.aud, s)
-			}
+		if errors.Is(err, jwtclaims.ErrNotJWT) {
+			return nil, errors.New("not a JWT: its header is not base64url JSON")
 		}
+		return nil, fmt.Errorf("not a JWT: %v", err)
 	}
-	j.exp = numericDate(claims["exp"])
-	j.nbf = numericDate(claims["nbf"])
-	j.iat = numericDate(claims["iat"])
+	j := &jwtInfo{header: header, claims: claims, aud: jwtclaims.Audience(claims)}
+	j.exp, _ = jwtclaims.Time(claims, "exp")
+	j.nbf, _ = jwtclaims.Time(claims, "nbf")
+	j.iat, _ = jwtclaims.Time(claims, "iat")
+	j.exp, j.nbf, j.iat = j.exp.UTC(), j.nbf.UTC(), j.iat.UTC()
 	return j, nil
-}
-
-func numericDate(v any) time.Time {
-	switch n := v.(type) {
-	case json.Number:
-		if f, err := n.Float64(); err == nil {
-			return time.Unix(int64(f), 0).UTC()
-		}
-	case float64:
-		return time.Unix(int64(n), 0).UTC()
-	}
-	return time.Time{}
 }
 
 // issuerHint says what kind of token an issuer (and audience) makes it.

@@ -27,7 +27,11 @@ var (
 )
 
 // parser accepts padded segments too: some issuers pad their base64url.
-var parser = jwt.NewParser(jwt.WithPaddingAllowed())
+// exactParser keeps numbers as json.Number, for showing a token as it is.
+var (
+	parser      = jwt.NewParser(jwt.WithPaddingAllowed())
+	exactParser = jwt.NewParser(jwt.WithPaddingAllowed(), jwt.WithJSONNumber())
+)
 
 // Decode returns the claims of a compact JWS (numbers as float64), without
 // checking its signature, algorithm or any claim.
@@ -49,37 +53,58 @@ func Into(tok string, v any) error {
 	return nil
 }
 
+// Parts returns the header and the claims of a compact JWS as they are
+// (numbers as json.Number), without checking anything: for explaining a
+// token (`gwcurl explain`), where the exact values are shown.
+func Parts(tok string) (header, claims map[string]any, err error) {
+	c, _, hdr, err := decodeWith(exactParser, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	return hdr, c, nil
+}
+
 func decode(tok string) (jwt.MapClaims, []byte, error) {
+	c, payload, _, err := decodeWith(parser, tok)
+	return c, payload, err
+}
+
+func decodeWith(parser *jwt.Parser, tok string) (jwt.MapClaims, []byte, map[string]any, error) {
 	tok = strings.TrimSpace(tok)
 	if strings.Count(tok, ".") != 2 {
-		return nil, nil, ErrNotJWT
+		return nil, nil, nil, ErrNotJWT
 	}
 	claims := jwt.MapClaims{}
-	_, _, err := parser.ParseUnverified(tok, &claims)
+	t, _, err := parser.ParseUnverified(tok, &claims)
 	seg := strings.Split(tok, ".")
 	payload, perr := parser.DecodeSegment(seg[1])
+	var header map[string]any
 	switch {
 	case perr != nil:
-		return nil, nil, ErrPayloadBase64
+		return nil, nil, nil, ErrPayloadBase64
 	case err == nil, errors.Is(err, jwt.ErrTokenUnverifiable):
 		// An alg golang-jwt does not know is no reason not to show the
 		// claims: they are decoded before the alg is looked up.
 	default:
 		var obj map[string]any
 		if json.Unmarshal(payload, &obj) != nil || obj == nil {
-			return nil, nil, ErrPayloadJSON
+			return nil, nil, nil, ErrPayloadJSON
 		}
 		var hdr map[string]any
 		if h, herr := parser.DecodeSegment(seg[0]); herr != nil || json.Unmarshal(h, &hdr) != nil {
-			return nil, nil, ErrNotJWT // the header is wrong
+			return nil, nil, nil, ErrNotJWT // the header is wrong
 		}
+		header = hdr
 		// Only the signature is not base64url: the claims were decoded,
 		// and nothing here checks the signature.
 	}
 	if claims == nil {
-		return nil, nil, ErrPayloadJSON
+		return nil, nil, nil, ErrPayloadJSON
 	}
-	return claims, payload, nil
+	if header == nil && t != nil {
+		header = t.Header
+	}
+	return claims, payload, header, nil
 }
 
 // String returns a string claim ("" when absent or not a string).

@@ -2,6 +2,7 @@ package jwtclaims
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -57,5 +58,31 @@ func TestDecodeErrors(t *testing.T) {
 		if _, err := Decode(tok); !errors.Is(err, want) {
 			t.Errorf("%q: %v, want %v", tok, err, want)
 		}
+	}
+}
+
+// Parts gives the header too, and numbers exactly as sent.
+func TestParts(t *testing.T) {
+	tk := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": 1700000000, "big": 9007199254740993})
+	tk.Header["kid"] = "k1"
+	tok, err := tk.SignedString([]byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, c, err := Parts(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr["kid"] != "k1" || hdr["alg"] != "HS256" {
+		t.Errorf("header %v", hdr)
+	}
+	if n, ok := c["big"].(json.Number); !ok || n.String() != "9007199254740993" {
+		t.Errorf("big = %#v, want the exact json.Number", c["big"])
+	}
+	if exp, ok := Time(c, "exp"); !ok || !exp.Equal(time.Unix(1700000000, 0)) {
+		t.Errorf("exp %v %v", exp, ok)
+	}
+	if _, _, err := Parts("a.b"); !errors.Is(err, ErrNotJWT) {
+		t.Errorf("two parts: %v", err)
 	}
 }
