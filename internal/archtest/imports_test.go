@@ -36,6 +36,9 @@ var rules = []rule{
 	{"./internal/login/...", []string{module + "/internal/demoflow", module + "/internal/demo"}, "the scripted demo browser and mailbox reader live in internal/demoflow"},
 	{"./internal/sign/...", []string{module + "/internal/demoflow", module + "/internal/demo"}, "demo-only client code lives in internal/demoflow, used by cli"},
 	{"./internal/demo", []string{module + "/internal"}, "the demo's published credentials are a leaf package"},
+	{"./internal/runfile/...", []string{module + "/internal/cli", module + "/internal/gateway"},
+		"the run-file engine is a library: the CLI injects clients and reports; it never reaches the gateway"},
+	{"./internal/expect/...", []string{module + "/internal/cli", module + "/internal/gateway"}, "expectations are a library shared by the CLI and the run-file engine"},
 }
 
 // knownExceptions are import edges ("importer -> imported") that break a rule

@@ -3,18 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/itchyny/gojq"
-
 	"github.com/gwcurl/gwcurl/internal/build"
+	"github.com/gwcurl/gwcurl/internal/expect"
 	"github.com/gwcurl/gwcurl/internal/redact"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
@@ -25,7 +22,7 @@ func userAgent() string {
 }
 
 // expectBodyLimit bounds the body kept in memory for --expect-jq.
-const expectBodyLimit = 32 << 20
+const expectBodyLimit = expect.BodyLimit
 
 // runRequest is the request command, in stages, each its own function:
 // validate every flag, resolve (parse items, build the request), make the
@@ -335,7 +332,7 @@ func (t *transfer) writeBody(resp *http.Response, failed bool) (n int64, saved b
 		defer p.done()
 		body = &progressReader{r: body, p: p}
 	}
-	if t.expect.jq != nil {
+	if t.expect.NeedsBody() {
 		body = io.TeeReader(body, &limitedBuffer{buf: &keep, max: expectBodyLimit})
 	}
 	switch {
@@ -447,96 +444,34 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// expectations are --expect-status and --expect-jq.
-type expectations struct {
-	statuses []int
-	jq       *gojq.Code
-	jqSrc    string
-}
+// expectations are --expect-status and --expect-jq (internal/expect), with
+// the CLI's exit codes: a bad expectation is a usage error, a failed one
+// exits 1.
+type expectations struct{ *expect.Expectations }
 
 func parseExpectations(o *RequestOptions) (*expectations, error) {
-	e := &expectations{}
-	if o.ExpectStatus != "" {
-		for _, s := range strings.Split(o.ExpectStatus, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 100 || n > 599 {
-				return nil, usagef("--expect-status takes codes such as 200 or 200,204", "invalid status %q in --expect-status", s)
-			}
-			e.statuses = append(e.statuses, n)
-		}
+	e, err := expect.Parse(o.ExpectStatus, o.ExpectJQ)
+	if err != nil {
+		return nil, expectUsage(err)
 	}
-	if o.ExpectJQ != "" {
-		q, err := gojq.Parse(o.ExpectJQ)
-		if err != nil {
-			return nil, usagef(`--expect-jq takes a jq expression such as '.ok == true'`, "invalid --expect-jq expression: %v", err)
-		}
-		code, err := gojq.Compile(q)
-		if err != nil {
-			return nil, usagef(`--expect-jq takes a jq expression such as '.ok == true'`, "invalid --expect-jq expression: %v", err)
-		}
-		e.jq, e.jqSrc = code, o.ExpectJQ
+	return &expectations{e}, nil
+}
+
+// expectUsage turns an *expect.Error into a usage error with its hint.
+func expectUsage(err error) error {
+	var ee *expect.Error
+	if errors.As(err, &ee) {
+		return &UsageError{Err: errors.New(ee.Msg), Hint: ee.Hint}
 	}
-	return e, nil
+	return err
 }
 
 // check returns an *ExitError{Code: 1} naming the failed expectation.
 func (e *expectations) check(status int, body []byte) error {
-	if len(e.statuses) > 0 {
-		ok := false
-		for _, s := range e.statuses {
-			ok = ok || s == status
-		}
-		if !ok {
-			want := make([]string, len(e.statuses))
-			for i, s := range e.statuses {
-				want[i] = strconv.Itoa(s)
-			}
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("expected status %s, got %d", strings.Join(want, " or "), status)}
-		}
-	}
-	if e.jq != nil {
-		var v any
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s: the body is not JSON", e.jqSrc)}
-		}
-		v = normalizeNumbers(v)
-		iter := e.jq.Run(v)
-		res, ok := iter.Next()
-		if !ok {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s produced no value", e.jqSrc)}
-		}
-		if err, isErr := res.(error); isErr {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s: %v", e.jqSrc, err)}
-		}
-		if res != true {
-			got, _ := json.Marshal(res)
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--expect-jq %s was %s, want true", e.jqSrc, truncate(string(got), 80))}
-		}
+	if err := e.Check(status, body); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return nil
-}
-
-// normalizeNumbers turns json.Number into the int/float64 values gojq uses.
-func normalizeNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil && i >= -1<<53 && i <= 1<<53 {
-			return int(i)
-		}
-		fl, _ := x.Float64()
-		return fl
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeNumbers(e)
-		}
-	}
-	return v
 }
 
 func truncate(s string, n int) string {
