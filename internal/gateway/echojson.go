@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+
+	"github.com/gwcurl/gwcurl/internal/gateway/auth"
 )
 
 // appendEcho appends resp as encoding/json would encode it (same fields,
@@ -21,55 +23,14 @@ func appendEcho(b []byte, resp *EchoResponse) ([]byte, error) {
 	b = append(b, `,"raw_query":`...)
 	b = appendJSONString(b, resp.RawQuery)
 	b = append(b, `,"query":`...)
-	if resp.Query == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, k := range sortedKeys(resp.Query) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			switch v := resp.Query[k].(type) {
-			case string:
-				b = appendJSONString(b, v)
-			case []string:
-				b = append(b, '[')
-				for j, s := range v {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendJSONString(b, s)
-				}
-				b = append(b, ']')
-			default:
-				js, err := json.Marshal(v)
-				if err != nil {
-					return nil, err
-				}
-				b = append(b, js...)
-			}
-		}
-		b = append(b, '}')
+	b, err := appendQuery(b, resp.Query)
+	if err != nil {
+		return nil, err
 	}
 	b = append(b, `,"host":`...)
 	b = appendJSONString(b, resp.Host)
 	b = append(b, `,"headers":`...)
-	if resp.Headers == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, k := range sortedKeys(resp.Headers) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, resp.Headers[k])
-		}
-		b = append(b, '}')
-	}
+	b = appendHeaders(b, resp.Headers)
 	b = append(b, `,"body":`...)
 	b = appendJSONString(b, resp.Body)
 	b = append(b, `,"body_base64":`...)
@@ -90,17 +51,8 @@ func appendEcho(b []byte, resp *EchoResponse) ([]byte, error) {
 		b = append(b, e.Bytes()...)
 	}
 	b = append(b, `,"identity":`...)
-	switch id := resp.Identity; {
-	case id == nil:
-		b = append(b, "null"...)
-	case id.Encoded != "":
-		b = append(b, id.Encoded...)
-	default:
-		js, err := json.Marshal(id)
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, js...)
+	if b, err = appendIdentity(b, resp.Identity); err != nil {
+		return nil, err
 	}
 	if resp.Route != "" {
 		b = append(b, `,"route":`...)
@@ -113,6 +65,77 @@ func appendEcho(b []byte, resp *EchoResponse) ([]byte, error) {
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(resp.Status), 10)
 	return append(b, '}'), nil
+}
+
+// appendQuery appends the echoed query: each parameter's value as a string,
+// or a list when repeated.
+func appendQuery(b []byte, query map[string]any) ([]byte, error) {
+	if query == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '{')
+	for i, k := range sortedKeys(query) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		switch v := query[k].(type) {
+		case string:
+			b = appendJSONString(b, v)
+		case []string:
+			b = append(b, '[')
+			for j, s := range v {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, s)
+			}
+			b = append(b, ']')
+		default:
+			js, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, js...)
+		}
+	}
+	b = append(b, '}')
+	return b, nil
+}
+
+// appendHeaders appends the echoed headers, repeated ones joined.
+func appendHeaders(b []byte, headers map[string]string) []byte {
+	if headers == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, k := range sortedKeys(headers) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, headers[k])
+	}
+	b = append(b, '}')
+	return b
+}
+
+// appendIdentity appends the verified identity, as encoded when the
+// verifier pre-encoded it.
+func appendIdentity(b []byte, id *auth.Identity) ([]byte, error) {
+	switch {
+	case id == nil:
+		return append(b, "null"...), nil
+	case id.Encoded != "":
+		return append(b, id.Encoded...), nil
+	}
+	js, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, js...), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

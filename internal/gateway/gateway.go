@@ -212,65 +212,96 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	g.hosts = newHostPolicy(base, cfg.Hosts)
 	g.secHeaders = securityHeaders(cfg.SecurityHeaders)
 
+	if err := g.buildEnv(x); err != nil {
+		return nil, err
+	}
+	if err := g.buildMocks(mockFactories); err != nil {
+		return nil, err
+	}
+	if err := g.buildRoutes(kinds, x); err != nil {
+		g.Close()
+		return nil, err
+	}
+	idx, err := renderIndex(g)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.index = idx
+	return g, nil
+}
+
+// buildEnv builds the environment verifiers and mock providers share: the
+// clock, base URL, keys and users, the shared store if configured, and each
+// mock's configuration block.
+func (g *Gateway) buildEnv(x *expander) error {
 	g.env = &auth.Env{
-		Now:     now,
-		BaseURL: base,
-		AWSKeys: slices.Clone(cfg.AWSKeys),
-		Users:   slices.Clone(cfg.Users),
+		Now:     g.now,
+		BaseURL: g.baseURL,
+		AWSKeys: slices.Clone(g.cfg.AWSKeys),
+		Users:   slices.Clone(g.cfg.Users),
 		Shared:  map[string]any{},
 	}
-	if cfg.Store != nil {
-		st, err := openStore(cfg.Store)
+	if g.cfg.Store != nil {
+		st, err := openStore(g.cfg.Store)
 		if err != nil {
 			var se *StoreError
 			if errors.As(err, &se) {
-				return nil, err
+				return err
 			}
-			return nil, fmt.Errorf("gateway: %w", err)
+			return fmt.Errorf("gateway: %w", err)
 		}
 		g.store = st
 		g.env.Shared[turnstile.SharedTokensKey] = redisTokens{st}
 		g.env.Store = redisShared{st}
 	}
-	mockNames := make([]string, 0, len(cfg.Mocks))
-	for k := range cfg.Mocks {
+	mockNames := make([]string, 0, len(g.cfg.Mocks))
+	for k := range g.cfg.Mocks {
 		mockNames = append(mockNames, k)
 	}
 	sort.Strings(mockNames)
 	for _, k := range mockNames {
-		n, err := x.node(cfg.Mocks[k], "mocks."+k)
+		n, err := x.node(g.cfg.Mocks[k], "mocks."+k)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		g.env.Shared["mock:"+k] = n
 	}
+	return nil
+}
 
-	// Mock providers are built before the verifiers, both sequentially, so
-	// a kind may create shared state (signing keys) in Env.Shared on either
-	// side with a plain get-or-create.
-	for _, mf := range mockFactories {
+// buildMocks builds the mock providers, the longest path prefix first.
+//
+// Mock providers are built before the verifiers, both sequentially, so
+// a kind may create shared state (signing keys) in Env.Shared on either
+// side with a plain get-or-create.
+func (g *Gateway) buildMocks(factories []auth.MockFactory) error {
+	for _, mf := range factories {
 		ms, err := mf(g.env)
 		if err != nil {
-			return nil, fmt.Errorf("gateway: mock provider: %w", err)
+			return fmt.Errorf("gateway: mock provider: %w", err)
 		}
 		for _, m := range ms {
 			if err := g.addMock(m); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	sort.SliceStable(g.mocks, func(i, j int) bool { return len(g.mocks[i].prefix) > len(g.mocks[j].prefix) })
+	return nil
+}
 
-	for i := range cfg.Routes {
-		rt, err := g.buildRoute(&cfg.Routes[i], i, kinds, x)
+// buildRoutes builds every route, the longest prefix first; a route may not
+// overlap a mock provider's path.
+func (g *Gateway) buildRoutes(kinds map[string]auth.Factory, x *expander) error {
+	for i := range g.cfg.Routes {
+		rt, err := g.buildRoute(&g.cfg.Routes[i], i, kinds, x)
 		if err != nil {
-			g.Close()
-			return nil, err
+			return err
 		}
 		for _, m := range g.mocks {
 			if pathHasPrefix(rt.prefix, m.bare) || pathHasPrefix(m.bare, rt.prefix) && rt.prefix != "/" {
-				g.Close()
-				return nil, &ConfigError{File: cfg.Source, Line: cfg.Routes[i].line, Key: fmt.Sprintf("routes[%d].prefix", i),
+				return &ConfigError{File: g.cfg.Source, Line: g.cfg.Routes[i].line, Key: fmt.Sprintf("routes[%d].prefix", i),
 					Problem: fmt.Sprintf("%s overlaps the mock provider at %s", rt.prefix, m.prefix)}
 			}
 		}
@@ -280,13 +311,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		}
 	}
 	sort.SliceStable(g.routes, func(i, j int) bool { return len(g.routes[i].prefix) > len(g.routes[j].prefix) })
-	idx, err := renderIndex(g)
-	if err != nil {
-		g.Close()
-		return nil, err
-	}
-	g.index = idx
-	return g, nil
+	return nil
 }
 
 func (g *Gateway) addMock(m auth.Mock) error {

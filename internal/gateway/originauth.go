@@ -85,97 +85,130 @@ func (g *Gateway) parseOriginAuth(n *yaml.Node, rc *Route, key string) (*originA
 		return nil, fail(n, "kind", "unknown origin auth kind %q (known: bearer, cf_access, google_id, sigv4, sts_identity)", kind)
 	}
 	oa := &originAuth{kind: kind, auth: originauth.Auth{Kind: signKind}, key: key, line: n.Line, spoolLimit: defaultSpoolMemory}
-	a := &oa.auth
 	allowed := append([]string{"kind", "keep_caller_authorization"}, originAuthFields[kind]...)
 	for i := 0; i < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !slices.Contains(allowed, k.Value) {
-			return nil, fail(k, k.Value, "unknown key for kind %s (%s)", kind, strictyaml.Hint(k.Value, allowed))
-		}
-		if k.Value == "keep_caller_authorization" {
-			if err := v.Decode(&oa.keepAuthz); err != nil || v.Kind != yaml.ScalarNode {
-				return nil, fail(v, k.Value, "want true or false")
-			}
-			continue
-		}
-		if k.Value == "spool_memory" {
-			var b ByteSize
-			if err := b.UnmarshalYAML(v); err != nil {
-				return nil, fail(v, k.Value, "%v", err)
-			}
-			oa.spoolLimit = int64(b)
-			continue
-		}
-		if v.Kind != yaml.ScalarNode || v.Value == "" {
-			return nil, fail(v, k.Value, "want a non-empty string")
-		}
-		val := v.Value
-		if secretFields[k.Value] && !isSecretRef(val) {
-			return nil, fail(v, k.Value, "must be a secret reference (env:NAME, file:PATH, cmd:COMMAND), not the secret itself")
-		}
-		switch k.Value {
-		case "region":
-			a.Region = val
-		case "service":
-			a.Service = val
-		case "aws_profile":
-			a.AWSProfile = val
-		case "access_key_id":
-			a.AccessKeyID = val
-		case "secret_access_key":
-			a.SecretAccessKey = val
-		case "session_token":
-			a.SessionToken = val
-		case "payload":
-			switch val {
-			case "hash":
-			case "unsigned":
-				a.UnsignedPayload = true
-			default:
-				return nil, fail(v, k.Value, "want hash (default) or unsigned, got %q", val)
-			}
-		case "credentials":
-			a.Credentials = val
-		case "impersonate":
-			a.Impersonate = val
-		case "audience":
-			a.Audience = val
-		case "client_id":
-			a.ClientID = val
-		case "client_secret":
-			a.ClientSecret = val
-		case "token":
-			a.Token = val
-		case "header":
-			a.Header = val
-		case "format":
-			a.Format = val
-		case "server_id":
-			a.ServerID = val
-		case "sts_endpoint":
-			a.STSEndpoint = val
+		if err := oa.decodeField(n.Content[i], n.Content[i+1], allowed, fail); err != nil {
+			return nil, err
 		}
 	}
-	switch kind {
+	if err := g.completeOriginAuth(oa, n, fail); err != nil {
+		return nil, err
+	}
+	if oa.keepAuthz && (kind == "sigv4" || kind == "bearer") {
+		return nil, fail(n, "keep_caller_authorization", "kind %s sends its own Authorization header; the caller's cannot be kept", kind)
+	}
+	return oa, nil
+}
+
+// configFail reports a problem at a node of an origin_auth block; sub is
+// the key under the block ("" for the block itself).
+type configFail func(at *yaml.Node, sub, format string, args ...any) error
+
+// decodeField decodes one key k and value v of an origin_auth block into oa.
+func (oa *originAuth) decodeField(k, v *yaml.Node, allowed []string, fail configFail) error {
+	if !slices.Contains(allowed, k.Value) {
+		return fail(k, k.Value, "unknown key for kind %s (%s)", oa.kind, strictyaml.Hint(k.Value, allowed))
+	}
+	if k.Value == "keep_caller_authorization" {
+		if err := v.Decode(&oa.keepAuthz); err != nil || v.Kind != yaml.ScalarNode {
+			return fail(v, k.Value, "want true or false")
+		}
+		return nil
+	}
+	if k.Value == "spool_memory" {
+		var b ByteSize
+		if err := b.UnmarshalYAML(v); err != nil {
+			return fail(v, k.Value, "%v", err)
+		}
+		oa.spoolLimit = int64(b)
+		return nil
+	}
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		return fail(v, k.Value, "want a non-empty string")
+	}
+	val := v.Value
+	if secretFields[k.Value] && !isSecretRef(val) {
+		return fail(v, k.Value, "must be a secret reference (env:NAME, file:PATH, cmd:COMMAND), not the secret itself")
+	}
+	if !setOriginAuthString(&oa.auth, k.Value, val) {
+		return fail(v, k.Value, "want hash (default) or unsigned, got %q", val)
+	}
+	return nil
+}
+
+// setOriginAuthString sets the string field name of a to val. It is false
+// only for a payload mode other than hash or unsigned.
+func setOriginAuthString(a *originauth.Auth, name, val string) bool {
+	switch name {
+	case "region":
+		a.Region = val
+	case "service":
+		a.Service = val
+	case "aws_profile":
+		a.AWSProfile = val
+	case "access_key_id":
+		a.AccessKeyID = val
+	case "secret_access_key":
+		a.SecretAccessKey = val
+	case "session_token":
+		a.SessionToken = val
+	case "payload":
+		switch val {
+		case "hash":
+		case "unsigned":
+			a.UnsignedPayload = true
+		default:
+			return false
+		}
+	case "credentials":
+		a.Credentials = val
+	case "impersonate":
+		a.Impersonate = val
+	case "audience":
+		a.Audience = val
+	case "client_id":
+		a.ClientID = val
+	case "client_secret":
+		a.ClientSecret = val
+	case "token":
+		a.Token = val
+	case "header":
+		a.Header = val
+	case "format":
+		a.Format = val
+	case "server_id":
+		a.ServerID = val
+	case "sts_endpoint":
+		a.STSEndpoint = val
+	}
+	return true
+}
+
+// completeOriginAuth checks the fields each kind requires together and fills
+// in what the gateway supplies itself (its own AWS keys, the demo's Google
+// service account).
+func (g *Gateway) completeOriginAuth(oa *originAuth, n *yaml.Node, fail configFail) error {
+	a := &oa.auth
+	switch oa.kind {
 	case "sigv4", "sts_identity":
 		if a.AccessKeyID != "" && a.SecretAccessKey == "" {
 			if g.ownAWSSecret(a.AccessKeyID) == "" {
-				return nil, fail(n, "secret_access_key", "required with access_key_id (unless the key is one of the gateway's aws_keys)")
+				return fail(n, "secret_access_key", "required with access_key_id (unless the key is one of the gateway's aws_keys)")
 			}
 			a.SecretAccessKey = "keyring:" + awsKeysRef + a.AccessKeyID
 		}
 		if a.AccessKeyID == "" && a.SecretAccessKey != "" {
-			return nil, fail(n, "access_key_id", "required with secret_access_key")
+			return fail(n, "access_key_id", "required with secret_access_key")
 		}
-		oa.spool = kind == "sigv4" && !a.UnsignedPayload
+		oa.spool = oa.kind == "sigv4" && !a.UnsignedPayload
 	case "google_id":
 		if a.Credentials == builtinDemoCredentials {
 			if g.baseURL == "" {
-				return nil, fail(n, "credentials", "%s needs the gateway's base URL", builtinDemoCredentials)
+				return fail(n, "credentials", "%s needs the gateway's base URL", builtinDemoCredentials)
 			}
 			js, err := demo.GoogleServiceAccountJSON(g.baseURL + "/_mock/google/token")
 			if err != nil {
-				return nil, fail(n, "credentials", "%v", err)
+				return fail(n, "credentials", "%v", err)
 			}
 			a.Credentials, a.CredentialsJSON = "", js
 		}
@@ -184,17 +217,14 @@ func (g *Gateway) parseOriginAuth(n *yaml.Node, rc *Route, key string) (*originA
 		}
 	case "cf_access":
 		if a.ClientID == "" || a.ClientSecret == "" {
-			return nil, fail(n, "", "client_id and client_secret (a reference) are both required")
+			return fail(n, "", "client_id and client_secret (a reference) are both required")
 		}
 	case "bearer":
 		if a.Token == "" {
-			return nil, fail(n, "token", "required (a reference such as env:ORIGIN_TOKEN)")
+			return fail(n, "token", "required (a reference such as env:ORIGIN_TOKEN)")
 		}
 	}
-	if oa.keepAuthz && (kind == "sigv4" || kind == "bearer") {
-		return nil, fail(n, "keep_caller_authorization", "kind %s sends its own Authorization header; the caller's cannot be kept", kind)
-	}
-	return oa, nil
+	return nil
 }
 
 // builtinDemoCredentials names the demo's Google service account, whose

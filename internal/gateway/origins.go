@@ -208,113 +208,137 @@ func (s *itemStore) serve(w http.ResponseWriter, r *http.Request, collection str
 		return &HTTPError{Status: http.StatusNotFound, Decision: "no_route", Reason: "items: no such path " + r.URL.Path + " (want " + collection + " or " + collection + "/ID)"}
 	}
 	id := strings.Trim(rest, "/")
-	h := w.Header()
-	h["Cache-Control"] = noStore
+	w.Header()["Cache-Control"] = noStore
 	switch {
 	case id == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		s.mu.RLock()
-		list := make([]map[string]any, 0, len(s.order))
-		for _, k := range s.order {
-			list = append(list, s.items[k])
-		}
-		out, err := json.Marshal(list)
-		s.mu.RUnlock()
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, append(out, '\n'))
-		return nil
+		return s.list(w)
 	case id == "" && r.Method == http.MethodPost:
-		obj, err := readObject(r)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if len(s.items) >= maxItems {
-			s.mu.Unlock()
-			return &HTTPError{Status: http.StatusInsufficientStorage, Decision: "items_full", Reason: "items: the store is full (" + strconv.Itoa(maxItems) + " items); DELETE some"}
-		}
-		s.next++
-		id = strconv.Itoa(s.next)
-		obj["id"] = id
-		obj["created_at"] = s.now().UTC().Format(time.RFC3339)
-		obj["created_by"] = principal(r)
-		s.items[id] = obj
-		s.order = append(s.order, id)
-		out, err := json.Marshal(obj)
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		h["Location"] = []string{itemsPath(w, r, collection) + "/" + id}
-		writeJSON(w, http.StatusCreated, append(out, '\n'))
-		return nil
+		return s.create(w, r, collection)
 	case id == "":
 		return &HTTPError{Status: http.StatusMethodNotAllowed, Decision: "method_not_allowed", Reason: "items: use GET or POST on /items",
 			Header: http.Header{"Allow": {"GET, HEAD, POST"}}}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		s.mu.RLock()
-		obj, ok := s.items[id]
-		var out []byte
-		var err error
-		if ok {
-			out, err = json.Marshal(obj)
-		}
-		s.mu.RUnlock()
-		if !ok {
-			return itemNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, append(out, '\n'))
-		return nil
+		return s.get(w, id)
 	case http.MethodPut:
-		obj, err := readObject(r)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		old, ok := s.items[id]
-		if !ok {
-			s.mu.Unlock()
-			return itemNotFound(id)
-		}
-		obj["id"] = id
-		obj["created_at"] = old["created_at"]
-		obj["created_by"] = old["created_by"]
-		obj["updated_by"] = principal(r)
-		s.items[id] = obj
-		out, err := json.Marshal(obj)
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, append(out, '\n'))
-		return nil
+		return s.replace(w, r, id)
 	case http.MethodDelete:
-		s.mu.Lock()
-		_, ok := s.items[id]
-		if ok {
-			delete(s.items, id)
-			for i, k := range s.order {
-				if k == id {
-					s.order = append(s.order[:i], s.order[i+1:]...)
-					break
-				}
-			}
-		}
-		s.mu.Unlock()
-		if !ok {
-			return itemNotFound(id)
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return s.remove(w, id)
 	}
 	return &HTTPError{Status: http.StatusMethodNotAllowed, Decision: "method_not_allowed", Reason: "items: use GET, PUT or DELETE on /items/ID",
 		Header: http.Header{"Allow": {"DELETE, GET, HEAD, PUT"}}}
+}
+
+// list answers GET on the collection: every item, oldest first.
+func (s *itemStore) list(w http.ResponseWriter) error {
+	s.mu.RLock()
+	list := make([]map[string]any, 0, len(s.order))
+	for _, k := range s.order {
+		list = append(list, s.items[k])
+	}
+	out, err := json.Marshal(list)
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, append(out, '\n'))
+	return nil
+}
+
+// create answers POST on the collection: the new item, with its Location.
+func (s *itemStore) create(w http.ResponseWriter, r *http.Request, collection string) error {
+	obj, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if len(s.items) >= maxItems {
+		s.mu.Unlock()
+		return &HTTPError{Status: http.StatusInsufficientStorage, Decision: "items_full", Reason: "items: the store is full (" + strconv.Itoa(maxItems) + " items); DELETE some"}
+	}
+	s.next++
+	id := strconv.Itoa(s.next)
+	obj["id"] = id
+	obj["created_at"] = s.now().UTC().Format(time.RFC3339)
+	obj["created_by"] = principal(r)
+	s.items[id] = obj
+	s.order = append(s.order, id)
+	out, err := json.Marshal(obj)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	w.Header()["Location"] = []string{itemsPath(w, r, collection) + "/" + id}
+	writeJSON(w, http.StatusCreated, append(out, '\n'))
+	return nil
+}
+
+// get answers GET on one item.
+func (s *itemStore) get(w http.ResponseWriter, id string) error {
+	s.mu.RLock()
+	obj, ok := s.items[id]
+	var out []byte
+	var err error
+	if ok {
+		out, err = json.Marshal(obj)
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return itemNotFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, append(out, '\n'))
+	return nil
+}
+
+// replace answers PUT on one item, keeping who created it and when.
+func (s *itemStore) replace(w http.ResponseWriter, r *http.Request, id string) error {
+	obj, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old, ok := s.items[id]
+	if !ok {
+		s.mu.Unlock()
+		return itemNotFound(id)
+	}
+	obj["id"] = id
+	obj["created_at"] = old["created_at"]
+	obj["created_by"] = old["created_by"]
+	obj["updated_by"] = principal(r)
+	s.items[id] = obj
+	out, err := json.Marshal(obj)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, append(out, '\n'))
+	return nil
+}
+
+// remove answers DELETE on one item.
+func (s *itemStore) remove(w http.ResponseWriter, id string) error {
+	s.mu.Lock()
+	_, ok := s.items[id]
+	if ok {
+		delete(s.items, id)
+		for i, k := range s.order {
+			if k == id {
+				s.order = append(s.order[:i], s.order[i+1:]...)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return itemNotFound(id)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func itemNotFound(id string) error {

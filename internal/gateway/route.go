@@ -22,34 +22,9 @@ import (
 // buildRoute compiles one route's middleware chain.
 func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x *expander) (*route, error) {
 	key := fmt.Sprintf("routes[%d]", i)
-	// Configs from ParseConfig are validated; these guard configs built in Go.
-	if !strings.HasPrefix(rc.Prefix, "/") || strings.HasPrefix(rc.Prefix+"/", reservedMockPrefix) {
-		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".prefix", Problem: fmt.Sprintf("%q is not a usable path prefix", rc.Prefix)}
-	}
-	if rc.Auth == nil || rc.Auth.Kind != yaml.MappingNode {
-		return nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".auth", Problem: "required: routes deny by default (use {kind: none} for a public route)"}
-	}
-	authNode, err := x.node(rc.Auth, key+".auth")
+	kind, verifier, err := g.routeVerifier(rc, key, kinds, x)
 	if err != nil {
 		return nil, err
-	}
-	kind := scalarAt(authNode, "kind")
-	factory, ok := kinds[kind]
-	if !ok {
-		known := slices.Sorted(maps.Keys(kinds))
-		line := rc.Auth.Line
-		if j := mappingIndex(rc.Auth, "kind"); j >= 0 {
-			line = rc.Auth.Content[j+1].Line
-		}
-		return nil, &ConfigError{File: g.cfg.Source, Line: line, Key: key + ".auth.kind",
-			Problem: fmt.Sprintf("unknown auth kind %q (known: %s)", kind, strings.Join(known, ", "))}
-	}
-	verifier, err := factory(authNode, g.env)
-	if err != nil {
-		return nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: err.Error()}
-	}
-	if verifier == nil {
-		return nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: "auth kind " + kind + " built no verifier"}
 	}
 
 	explain := true
@@ -101,38 +76,13 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		return nil, err
 	}
 	rt.info.Upstream = upstream
-	def, err := g.origin(rt, rc, upstream, "/items", key+".upstream")
+	def, byPath, err := g.routeOrigins(rt, rc, upstream, key, x)
 	if err != nil {
 		return nil, err
 	}
-	var byPath []pathOrigin
-	if len(rc.Paths) > 0 {
-		rt.info.Paths = map[string]string{}
-		for _, p := range slices.Sorted(maps.Keys(rc.Paths)) {
-			u, err := x.str(rc.Paths[p], rc.line, key+".paths."+p)
-			if err != nil {
-				return nil, err
-			}
-			o, err := g.origin(rt, rc, u, p, key+".paths."+p)
-			if err != nil {
-				return nil, err
-			}
-			rt.info.Paths[p] = u
-			byPath = append(byPath, pathOrigin{prefix: p, h: o})
-		}
-		sort.SliceStable(byPath, func(a, b int) bool { return len(byPath[a].prefix) > len(byPath[b].prefix) })
-	}
-
-	headers := map[string]string{}
-	maps.Copy(headers, g.cfg.Headers)
-	maps.Copy(headers, rc.Headers)
-	var inject []headerValue
-	for _, k := range slices.Sorted(maps.Keys(headers)) {
-		v, err := x.str(headers[k], rc.line, key+".headers."+k)
-		if err != nil {
-			return nil, err
-		}
-		inject = append(inject, headerValue{name: k, value: []string{v}[:1:1]})
+	inject, err := g.routeHeaders(rc, key, x)
+	if err != nil {
+		return nil, err
 	}
 
 	hub := g.newWSHub(rc, upstream) // nil unless the upstream can take upgrades
@@ -156,6 +106,85 @@ func (g *Gateway) buildRoute(rc *Route, i int, kinds map[string]auth.Factory, x 
 		g.wsUpgrade(rt, hub),
 	)
 	return rt, nil
+}
+
+// routeVerifier checks the route's prefix and auth block and builds the
+// verifier of its auth kind.
+func (g *Gateway) routeVerifier(rc *Route, key string, kinds map[string]auth.Factory, x *expander) (string, auth.Verifier, error) {
+	// Configs from ParseConfig are validated; these guard configs built in Go.
+	if !strings.HasPrefix(rc.Prefix, "/") || strings.HasPrefix(rc.Prefix+"/", reservedMockPrefix) {
+		return "", nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".prefix", Problem: fmt.Sprintf("%q is not a usable path prefix", rc.Prefix)}
+	}
+	if rc.Auth == nil || rc.Auth.Kind != yaml.MappingNode {
+		return "", nil, &ConfigError{File: g.cfg.Source, Line: rc.line, Key: key + ".auth", Problem: "required: routes deny by default (use {kind: none} for a public route)"}
+	}
+	authNode, err := x.node(rc.Auth, key+".auth")
+	if err != nil {
+		return "", nil, err
+	}
+	kind := scalarAt(authNode, "kind")
+	factory, ok := kinds[kind]
+	if !ok {
+		known := slices.Sorted(maps.Keys(kinds))
+		line := rc.Auth.Line
+		if j := mappingIndex(rc.Auth, "kind"); j >= 0 {
+			line = rc.Auth.Content[j+1].Line
+		}
+		return "", nil, &ConfigError{File: g.cfg.Source, Line: line, Key: key + ".auth.kind",
+			Problem: fmt.Sprintf("unknown auth kind %q (known: %s)", kind, strings.Join(known, ", "))}
+	}
+	verifier, err := factory(authNode, g.env)
+	if err != nil {
+		return "", nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: err.Error()}
+	}
+	if verifier == nil {
+		return "", nil, &ConfigError{File: g.cfg.Source, Line: rc.Auth.Line, Key: key + ".auth", Problem: "auth kind " + kind + " built no verifier"}
+	}
+	return kind, verifier, nil
+}
+
+// routeOrigins builds the route's default origin and its per-path origins,
+// the longest path prefix first.
+func (g *Gateway) routeOrigins(rt *route, rc *Route, upstream, key string, x *expander) (Handler, []pathOrigin, error) {
+	def, err := g.origin(rt, rc, upstream, "/items", key+".upstream")
+	if err != nil {
+		return nil, nil, err
+	}
+	var byPath []pathOrigin
+	if len(rc.Paths) > 0 {
+		rt.info.Paths = map[string]string{}
+		for _, p := range slices.Sorted(maps.Keys(rc.Paths)) {
+			u, err := x.str(rc.Paths[p], rc.line, key+".paths."+p)
+			if err != nil {
+				return nil, nil, err
+			}
+			o, err := g.origin(rt, rc, u, p, key+".paths."+p)
+			if err != nil {
+				return nil, nil, err
+			}
+			rt.info.Paths[p] = u
+			byPath = append(byPath, pathOrigin{prefix: p, h: o})
+		}
+		sort.SliceStable(byPath, func(a, b int) bool { return len(byPath[a].prefix) > len(byPath[b].prefix) })
+	}
+	return def, byPath, nil
+}
+
+// routeHeaders expands the headers injected toward the origin: the
+// gateway-wide ones overridden by the route's, sorted by name.
+func (g *Gateway) routeHeaders(rc *Route, key string, x *expander) ([]headerValue, error) {
+	headers := map[string]string{}
+	maps.Copy(headers, g.cfg.Headers)
+	maps.Copy(headers, rc.Headers)
+	var inject []headerValue
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		v, err := x.str(headers[k], rc.line, key+".headers."+k)
+		if err != nil {
+			return nil, err
+		}
+		inject = append(inject, headerValue{name: k, value: []string{v}[:1:1]})
+	}
+	return inject, nil
 }
 
 // origin builds the Handler for one upstream string; mount is the path

@@ -393,7 +393,7 @@ func (h *wsHub) serve(w http.ResponseWriter, r *http.Request, st *reqState) erro
 func (h *wsHub) run(ctx context.Context, c *wsConn, origin *websocket.Conn) (websocket.StatusCode, string) {
 	done := make(chan error, 2)
 	// Reads run on their own context for the same reason as write; ctx
-	// (DELETE, gateway shutdown) only ends the loop below, which closes
+	// (DELETE, gateway shutdown) only ends wait, after which run closes
 	// both sides with a close frame.
 	ioCtx := context.Background()
 	if h.cfg.AnnounceConnectionID {
@@ -403,84 +403,15 @@ func (h *wsHub) run(ctx context.Context, c *wsConn, origin *websocket.Conn) (web
 			return websocket.StatusAbnormalClosure, "announce failed"
 		}
 	}
-	// client → origin (or back, for builtin:ws-echo)
-	go func() {
-		for {
-			typ, data, err := c.client.Read(ioCtx)
-			if err != nil {
-				done <- err
-				return
-			}
-			c.touch()
-			if origin == nil {
-				err = c.write(typ, data)
-			} else {
-				wctx, cancel := context.WithTimeout(ioCtx, wsWriteTimeout)
-				err = origin.Write(wctx, typ, data)
-				cancel()
-			}
-			if err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	if origin != nil {
-		go func() {
-			for {
-				typ, data, err := origin.Read(ioCtx)
-				if err != nil {
-					done <- fmt.Errorf("origin: %w", err)
-					return
-				}
-				c.touch()
-				if err := c.write(typ, data); err != nil {
-					done <- err
-					return
-				}
-			}
-		}()
-	}
-
-	// Timeouts: idle (no message either way) and total lifetime.
-	total := time.NewTimer(time.Duration(h.cfg.MaxDuration))
-	defer total.Stop()
-	idle := time.Duration(h.cfg.IdleTimeout)
-	idleTimer := time.NewTimer(idle)
-	defer idleTimer.Stop()
-
-	code, reason := websocket.StatusNormalClosure, ""
+	go func() { done <- pumpFromClient(ioCtx, c, origin) }()
 	pending := 1
 	if origin != nil {
 		pending = 2
+		go func() { done <- pumpFromOrigin(ioCtx, c, origin) }()
 	}
-loop:
-	for {
-		select {
-		case err := <-done:
-			pending--
-			code, reason = closeFor(err)
-			break loop
-		case <-ctx.Done():
-			switch cause := context.Cause(ctx); {
-			case errors.Is(cause, errDeleted):
-				code, reason = websocket.StatusNormalClosure, "closed by the connection API"
-			default:
-				code, reason = websocket.StatusGoingAway, cause.Error()
-			}
-			break loop
-		case <-total.C:
-			code, reason = websocket.StatusGoingAway, "connection lifetime ("+time.Duration(h.cfg.MaxDuration).String()+") reached"
-			break loop
-		case <-idleTimer.C:
-			last := time.Unix(0, c.lastActive.Load())
-			if left := idle - time.Since(last); left > 0 {
-				idleTimer.Reset(left)
-				continue
-			}
-			code, reason = websocket.StatusGoingAway, "idle for "+idle.String()
-			break loop
-		}
+	code, reason, pumpEnded := h.wait(ctx, c, done)
+	if pumpEnded {
+		pending--
 	}
 	// Gone for the connection API from now on, then close both sides with
 	// the status, each bounded by a short wait.
@@ -490,6 +421,76 @@ loop:
 		<-done
 	}
 	return code, reason
+}
+
+// pumpFromClient copies the client's messages to the origin (or back to
+// the client, for builtin:ws-echo) until a read or write fails.
+func pumpFromClient(ctx context.Context, c *wsConn, origin *websocket.Conn) error {
+	for {
+		typ, data, err := c.client.Read(ctx)
+		if err != nil {
+			return err
+		}
+		c.touch()
+		if origin == nil {
+			err = c.write(typ, data)
+		} else {
+			wctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+			err = origin.Write(wctx, typ, data)
+			cancel()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// pumpFromOrigin copies the origin's messages to the client until a read
+// or write fails.
+func pumpFromOrigin(ctx context.Context, c *wsConn, origin *websocket.Conn) error {
+	for {
+		typ, data, err := origin.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("origin: %w", err)
+		}
+		c.touch()
+		if err := c.write(typ, data); err != nil {
+			return err
+		}
+	}
+}
+
+// wait returns the close status once a pump ends (pumpEnded, having taken
+// its error from done), ctx ends (DELETE, gateway shutdown), or the
+// connection is idle (no message either way) or has lived too long.
+func (h *wsHub) wait(ctx context.Context, c *wsConn, done <-chan error) (code websocket.StatusCode, reason string, pumpEnded bool) {
+	total := time.NewTimer(time.Duration(h.cfg.MaxDuration))
+	defer total.Stop()
+	idle := time.Duration(h.cfg.IdleTimeout)
+	idleTimer := time.NewTimer(idle)
+	defer idleTimer.Stop()
+
+	for {
+		select {
+		case err := <-done:
+			code, reason = closeFor(err)
+			return code, reason, true
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); !errors.Is(cause, errDeleted) {
+				return websocket.StatusGoingAway, cause.Error(), false
+			}
+			return websocket.StatusNormalClosure, "closed by the connection API", false
+		case <-total.C:
+			return websocket.StatusGoingAway, "connection lifetime (" + time.Duration(h.cfg.MaxDuration).String() + ") reached", false
+		case <-idleTimer.C:
+			last := time.Unix(0, c.lastActive.Load())
+			if left := idle - time.Since(last); left > 0 {
+				idleTimer.Reset(left)
+				continue
+			}
+			return websocket.StatusGoingAway, "idle for " + idle.String(), false
+		}
+	}
 }
 
 // closeFor maps how a side ended to the status passed on to the other.

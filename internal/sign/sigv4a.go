@@ -62,64 +62,22 @@ func signV4A(keys *awsv4.V4AKeys, creds aws.Credentials, req *http.Request, p v4
 		return res, fmt.Errorf("sigv4a: %w", err)
 	}
 	if p.Presign {
-		secs := int64(p.Expires / time.Second)
-		if secs < 1 || secs > awsv4.MaxPresignExpires {
-			return res, fmt.Errorf("sigv4a: presign expiry %s is out of range (1s to 168h)", p.Expires)
-		}
-		params = append(params,
-			awsv4.QueryParam{Key: awsv4.QueryAlgorithm, Value: awsv4.AlgorithmV4A},
-			awsv4.QueryParam{Key: awsv4.QueryCredential, Value: credential},
-			awsv4.QueryParam{Key: awsv4.QueryDate, Value: amzDate},
-			awsv4.QueryParam{Key: awsv4.QueryExpires, Value: strconv.FormatInt(secs, 10)},
-			awsv4.QueryParam{Key: awsv4.QueryRegionSet, Value: p.Region},
-		)
-		if creds.SessionToken != "" {
-			params = append(params, awsv4.QueryParam{Key: awsv4.QuerySecurityToken, Value: creds.SessionToken})
+		if params, err = v4aPresignParams(params, p, creds, credential, amzDate); err != nil {
+			return res, err
 		}
 	} else {
-		req.Header.Set("X-Amz-Date", amzDate)
-		req.Header.Set(awsv4.HeaderRegionSet, p.Region)
-		hdr.Set("X-Amz-Date", amzDate)
-		hdr.Set(awsv4.HeaderRegionSet, p.Region)
-		if creds.SessionToken != "" {
-			req.Header.Set("X-Amz-Security-Token", creds.SessionToken)
-			hdr.Set("X-Amz-Security-Token", creds.SessionToken)
-		}
-		if p.ContentSHA256 {
-			req.Header.Set("X-Amz-Content-Sha256", p.PayloadHash)
-			hdr.Set("X-Amz-Content-Sha256", p.PayloadHash)
-		}
+		v4aSetHeaders(req.Header, hdr, p, creds, amzDate)
 	}
 	if req.ContentLength > 0 {
 		hdr.Set("Content-Length", strconv.FormatInt(req.ContentLength, 10))
 	}
 	hdr.Set("Host", host)
-	names := make([]string, 0, len(hdr))
-	lower := make(map[string][]string, len(hdr))
-	for k, v := range hdr {
-		lk := strings.ToLower(k)
-		if _, seen := lower[lk]; !seen {
-			names = append(names, lk)
-		}
-		lower[lk] = append(lower[lk], v...)
-	}
-	sort.Strings(names)
-	signed := strings.Join(names, ";")
+	headerBlock, signed := v4aCanonicalHeaders(hdr)
 	if p.Presign {
 		params = append(params, awsv4.QueryParam{Key: awsv4.QuerySignedHeaders, Value: signed})
 	}
-
-	var cr strings.Builder
-	cr.WriteString(req.Method + "\n" + canonPath + "\n" + awsv4.CanonicalQuery(params) + "\n")
-	for _, n := range names {
-		vals := make([]string, len(lower[n]))
-		for i, v := range lower[n] {
-			vals[i] = awsv4.TrimAll(v)
-		}
-		cr.WriteString(n + ":" + strings.Join(vals, ",") + "\n")
-	}
-	cr.WriteString("\n" + signed + "\n" + p.PayloadHash)
-	res.CanonicalRequest = cr.String()
+	res.CanonicalRequest = req.Method + "\n" + canonPath + "\n" + awsv4.CanonicalQuery(params) + "\n" +
+		headerBlock + "\n" + signed + "\n" + p.PayloadHash
 	res.StringToSign = awsv4.AlgorithmV4A + "\n" + amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(res.CanonicalRequest))
 	if res.Signature, err = awsv4.SignV4A(key, res.StringToSign); err != nil {
 		return res, fmt.Errorf("sigv4a: %w", err)
@@ -138,4 +96,66 @@ func signV4A(keys *awsv4.V4AKeys, creds aws.Credentials, req *http.Request, p v4
 	req.Header.Set("Authorization", fmt.Sprintf("%s Credential=%s, SignedHeaders=%s, Signature=%s",
 		awsv4.AlgorithmV4A, credential, signed, res.Signature))
 	return res, nil
+}
+
+// v4aPresignParams appends the query parameters of a presigned SigV4a URL
+// (all but X-Amz-SignedHeaders and X-Amz-Signature) to params.
+func v4aPresignParams(params []awsv4.QueryParam, p v4Params, creds aws.Credentials, credential, amzDate string) ([]awsv4.QueryParam, error) {
+	secs := int64(p.Expires / time.Second)
+	if secs < 1 || secs > awsv4.MaxPresignExpires {
+		return nil, fmt.Errorf("sigv4a: presign expiry %s is out of range (1s to 168h)", p.Expires)
+	}
+	params = append(params,
+		awsv4.QueryParam{Key: awsv4.QueryAlgorithm, Value: awsv4.AlgorithmV4A},
+		awsv4.QueryParam{Key: awsv4.QueryCredential, Value: credential},
+		awsv4.QueryParam{Key: awsv4.QueryDate, Value: amzDate},
+		awsv4.QueryParam{Key: awsv4.QueryExpires, Value: strconv.FormatInt(secs, 10)},
+		awsv4.QueryParam{Key: awsv4.QueryRegionSet, Value: p.Region},
+	)
+	if creds.SessionToken != "" {
+		params = append(params, awsv4.QueryParam{Key: awsv4.QuerySecurityToken, Value: creds.SessionToken})
+	}
+	return params, nil
+}
+
+// v4aSetHeaders sets the signing headers of a SigV4a Authorization-header
+// signature on the request's headers (out) and on those it signs (signed).
+func v4aSetHeaders(out, signed http.Header, p v4Params, creds aws.Credentials, amzDate string) {
+	set := func(k, v string) {
+		out.Set(k, v)
+		signed.Set(k, v)
+	}
+	set("X-Amz-Date", amzDate)
+	set(awsv4.HeaderRegionSet, p.Region)
+	if creds.SessionToken != "" {
+		set("X-Amz-Security-Token", creds.SessionToken)
+	}
+	if p.ContentSHA256 {
+		set("X-Amz-Content-Sha256", p.PayloadHash)
+	}
+}
+
+// v4aCanonicalHeaders returns the canonical headers block of hdr (one
+// "name:values" line each, sorted by lower-case name, repeated headers
+// joined) and its signed-headers list.
+func v4aCanonicalHeaders(hdr http.Header) (block, signed string) {
+	names := make([]string, 0, len(hdr))
+	lower := make(map[string][]string, len(hdr))
+	for k, v := range hdr {
+		lk := strings.ToLower(k)
+		if _, seen := lower[lk]; !seen {
+			names = append(names, lk)
+		}
+		lower[lk] = append(lower[lk], v...)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		vals := make([]string, len(lower[n]))
+		for i, v := range lower[n] {
+			vals[i] = awsv4.TrimAll(v)
+		}
+		b.WriteString(n + ":" + strings.Join(vals, ",") + "\n")
+	}
+	return b.String(), strings.Join(names, ";")
 }

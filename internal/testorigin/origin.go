@@ -50,168 +50,203 @@ func Bytes(n int) []byte {
 //	/hangup          closes the connection without answering
 //	/loop            302 to itself, forever
 func Handler() http.Handler {
-	var mu sync.Mutex
-	flaky := map[string]int{}
+	c := &counters{byKey: map[string]int{}}
 	mux := http.NewServeMux()
-	echo := func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		sum := sha256.Sum256(body)
-		out := map[string]any{
-			"method":      r.Method,
-			"path":        r.URL.Path,
-			"raw_path":    r.URL.EscapedPath(),
-			"query":       r.URL.RawQuery,
-			"headers":     flatten(r.Header),
-			"host":        r.Host,
-			"body_sha256": hex.EncodeToString(sum[:]),
-			"body_length": len(body),
-		}
-		if utf8.Valid(body) {
-			out["body"] = string(body)
-		} else {
-			out["body"] = base64.StdEncoding.EncodeToString(body)
-			out["body_base64"] = true
-		}
-		writeJSON(w, http.StatusOK, out)
-	}
 	mux.HandleFunc("/", echo)
-	mux.HandleFunc("/status/", func(w http.ResponseWriter, r *http.Request) {
-		code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
-		if err != nil || code < 100 || code > 599 {
-			code = http.StatusBadRequest
-		}
-		writeJSON(w, code, map[string]any{"status": code, "message": http.StatusText(code)})
-	})
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
-		if k := r.URL.Query().Get("key"); k != "" { // counted on arrival, for /seen
-			mu.Lock()
-			flaky[k]++
-			mu.Unlock()
-		}
-		select {
-		case <-time.After(time.Duration(ms) * time.Millisecond):
-		case <-r.Context().Done():
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"slept_ms": ms})
-	})
-	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		if n < 0 || n > 1<<30 {
-			n = 0
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		w.Write(Bytes(n)) //nolint:errcheck
-	})
-	mux.HandleFunc("/text", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, r.URL.Query().Get("s")) //nolint:errcheck
-	})
-	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"name": "widget", "count": 3, "ok": true, "tags": []string{"a", "b"}, "none": nil})
-	})
+	mux.HandleFunc("/status/", status)
+	mux.HandleFunc("/slow", c.slow)
+	mux.HandleFunc("/bytes", serveBytes)
+	mux.HandleFunc("/text", text)
+	mux.HandleFunc("/json", jsonDoc)
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	})
-	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		n := flaky[r.URL.Query().Get("key")]
-		mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"count": n})
-	})
-	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
-		doc := []byte(`{"compressed":true,"items":["a","b","c"]}` + "\n")
-		ae := r.Header.Get("Accept-Encoding")
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Vary", "Accept-Encoding")
-		switch {
-		case strings.Contains(ae, "gzip"):
-			w.Header().Set("Content-Encoding", "gzip")
-			zw := gzip.NewWriter(w)
-			zw.Write(doc) //nolint:errcheck
-			zw.Close()    //nolint:errcheck
-		case strings.Contains(ae, "deflate"):
-			w.Header().Set("Content-Encoding", "deflate")
-			zw := zlib.NewWriter(w)
-			zw.Write(doc) //nolint:errcheck
-			zw.Close()    //nolint:errcheck
-		default:
-			w.Write(doc) //nolint:errcheck
-		}
-	})
-	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(r.URL.Query().Get("name"), `"`, "")+`"`)
-		io.WriteString(w, "downloaded\n") //nolint:errcheck
-	})
-	setCookie := func(w http.ResponseWriter, r *http.Request) {
-		for _, v := range r.URL.Query()["h"] {
-			w.Header().Add("Set-Cookie", v)
-		}
-		echo(w, r)
-	}
+	mux.HandleFunc("/seen", c.seen)
+	mux.HandleFunc("/gzip", compressed)
+	mux.HandleFunc("/download", download)
 	mux.HandleFunc("/setcookie", setCookie)
 	mux.HandleFunc("/app/setcookie", setCookie) // for cookies' default path
-	mux.HandleFunc("/form", func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseMultipartForm(8 << 20); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		files := map[string]any{}
-		for name, fhs := range r.MultipartForm.File {
-			var list []map[string]any
-			for _, fh := range fhs {
-				f, err := fh.Open()
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusBadRequest)
-					return
-				}
-				b, _ := io.ReadAll(f)
-				f.Close()
-				sum := sha256.Sum256(b)
-				list = append(list, map[string]any{"filename": fh.Filename, "type": fh.Header.Get("Content-Type"), "sha256": hex.EncodeToString(sum[:]), "size": len(b)})
-			}
-			files[name] = list
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"fields": r.MultipartForm.Value, "files": files})
-	})
-	mux.HandleFunc("/hangup", func(w http.ResponseWriter, r *http.Request) {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	})
+	mux.HandleFunc("/form", form)
+	mux.HandleFunc("/hangup", hangup)
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path, http.StatusFound)
 	})
-	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		fail, _ := strconv.Atoi(q.Get("fail"))
-		code, _ := strconv.Atoi(q.Get("code"))
-		if code == 0 {
-			code = http.StatusServiceUnavailable
+	mux.HandleFunc("/flaky", c.flaky)
+	return mux
+}
+
+// counters counts requests per ?key= for /slow, /flaky and /seen.
+type counters struct {
+	mu    sync.Mutex
+	byKey map[string]int
+}
+
+// add counts one more request under key and returns the new count.
+func (c *counters) add(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byKey[key]++
+	return c.byKey[key]
+}
+
+func (c *counters) get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[key]
+}
+
+func echo(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	sum := sha256.Sum256(body)
+	out := map[string]any{
+		"method":      r.Method,
+		"path":        r.URL.Path,
+		"raw_path":    r.URL.EscapedPath(),
+		"query":       r.URL.RawQuery,
+		"headers":     flatten(r.Header),
+		"host":        r.Host,
+		"body_sha256": hex.EncodeToString(sum[:]),
+		"body_length": len(body),
+	}
+	if utf8.Valid(body) {
+		out["body"] = string(body)
+	} else {
+		out["body"] = base64.StdEncoding.EncodeToString(body)
+		out["body_base64"] = true
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func status(w http.ResponseWriter, r *http.Request) {
+	code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+	if err != nil || code < 100 || code > 599 {
+		code = http.StatusBadRequest
+	}
+	writeJSON(w, code, map[string]any{"status": code, "message": http.StatusText(code)})
+}
+
+func (c *counters) slow(w http.ResponseWriter, r *http.Request) {
+	ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+	if k := r.URL.Query().Get("key"); k != "" { // counted on arrival, for /seen
+		c.add(k)
+	}
+	select {
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+	case <-r.Context().Done():
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"slept_ms": ms})
+}
+
+func serveBytes(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	if n < 0 || n > 1<<30 {
+		n = 0
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.Write(Bytes(n)) //nolint:errcheck
+}
+
+func text(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, r.URL.Query().Get("s")) //nolint:errcheck
+}
+
+func jsonDoc(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": "widget", "count": 3, "ok": true, "tags": []string{"a", "b"}, "none": nil})
+}
+
+func (c *counters) seen(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"count": c.get(r.URL.Query().Get("key"))})
+}
+
+func compressed(w http.ResponseWriter, r *http.Request) {
+	doc := []byte(`{"compressed":true,"items":["a","b","c"]}` + "\n")
+	ae := r.Header.Get("Accept-Encoding")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	switch {
+	case strings.Contains(ae, "gzip"):
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write(doc) //nolint:errcheck
+		zw.Close()    //nolint:errcheck
+	case strings.Contains(ae, "deflate"):
+		w.Header().Set("Content-Encoding", "deflate")
+		zw := zlib.NewWriter(w)
+		zw.Write(doc) //nolint:errcheck
+		zw.Close()    //nolint:errcheck
+	default:
+		w.Write(doc) //nolint:errcheck
+	}
+}
+
+func download(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(r.URL.Query().Get("name"), `"`, "")+`"`)
+	io.WriteString(w, "downloaded\n") //nolint:errcheck
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request) {
+	for _, v := range r.URL.Query()["h"] {
+		w.Header().Add("Set-Cookie", v)
+	}
+	echo(w, r)
+}
+
+func form(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseMultipartForm(8 << 20); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	files := map[string]any{}
+	for name, fhs := range r.MultipartForm.File {
+		var list []map[string]any
+		for _, fh := range fhs {
+			f, err := fh.Open()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			b, _ := io.ReadAll(f)
+			f.Close()
+			sum := sha256.Sum256(b)
+			list = append(list, map[string]any{"filename": fh.Filename, "type": fh.Header.Get("Content-Type"), "sha256": hex.EncodeToString(sum[:]), "size": len(b)})
 		}
-		mu.Lock()
-		flaky[q.Get("key")]++
-		n := flaky[q.Get("key")]
-		mu.Unlock()
-		if n <= fail {
-			w.Header().Set("Retry-After", "0")
-			writeJSON(w, code, map[string]any{"attempt": n})
+		files[name] = list
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"fields": r.MultipartForm.Value, "files": files})
+}
+
+func hangup(w http.ResponseWriter, _ *http.Request) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close()
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"attempt": n})
-	})
-	return mux
+	}
+	panic(http.ErrAbortHandler)
+}
+
+func (c *counters) flaky(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fail, _ := strconv.Atoi(q.Get("fail"))
+	code, _ := strconv.Atoi(q.Get("code"))
+	if code == 0 {
+		code = http.StatusServiceUnavailable
+	}
+	n := c.add(q.Get("key"))
+	if n <= fail {
+		w.Header().Set("Retry-After", "0")
+		writeJSON(w, code, map[string]any{"attempt": n})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"attempt": n})
 }
 
 func flatten(h http.Header) map[string]string {
