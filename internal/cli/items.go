@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/runfile"
 )
 
 // itemKind is what an httpie-style request item means.
@@ -303,8 +304,6 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// isMethod reports whether s looks like an HTTP method: an upper-case
-// token such as GET or PURGE.
 // isURLArg reports whether an argument is an absolute URL (scheme://...),
 // as opposed to an item such as Referer:https://x.
 func isURLArg(a string) bool {
@@ -328,7 +327,7 @@ var standardMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 // methodArg returns the method an argument names, upper-cased when it is
 // a standard method in lower case.
 func methodArg(s string) (string, bool) {
-	if isMethod(s) {
+	if runfile.IsMethod(s) {
 		return s, true
 	}
 	for _, m := range standardMethods {
@@ -337,18 +336,6 @@ func methodArg(s string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func isMethod(s string) bool {
-	if s == "" || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // applyHeader sets or removes a header, keeping Host special.

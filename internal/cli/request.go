@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
+	"github.com/gwcurl/gwcurl/internal/runfile"
 	"github.com/gwcurl/gwcurl/internal/sign"
 )
 
@@ -422,7 +423,7 @@ func (f *Factory) resolve(ctx context.Context, o *RequestOptions) (*resolvedRequ
 func parseRequestArgs(args []string) (method, rawURL string, items []item, err error) {
 	if m, ok := methodArg(firstOr(args)); ok && len(args) > 1 {
 		method, args = m, args[1:]
-	} else if ok && isMethod(args[0]) {
+	} else if ok && runfile.IsMethod(args[0]) {
 		return "", "", nil, usagef("usage: gwcurl [flags] [METHOD] URL [ITEM...]", "missing URL after method %s", args[0])
 	}
 	if len(args) == 0 {
@@ -491,7 +492,7 @@ func requestURL(rawURL string, p *profiles.Profile, items []item) (*url.URL, err
 	var qs []string
 	for _, it := range items {
 		if it.kind == itemQuery {
-			qs = append(qs, queryEscape(it.key)+"="+queryEscape(it.value))
+			qs = append(qs, runfile.QueryEscape(it.key)+"="+runfile.QueryEscape(it.value))
 		}
 	}
 	appendQuery(u, strings.Join(qs, "&"))
@@ -644,12 +645,6 @@ func (f *Factory) requestAuth(rr *resolvedRequest, o *RequestOptions) error {
 		rr.extraRed = append(rr.extraRed, h)
 	}
 	return nil
-}
-
-// queryEscape escapes a query component with %20 for spaces (not '+'), so
-// what is signed and what is sent agree (docs/auth/sigv4.md, "What gets signed, and how").
-func queryEscape(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // signDeps builds the signer dependencies for a resolved request.

@@ -225,7 +225,7 @@ func (s *Step) url(base string) (*url.URL, string) {
 		if u.RawQuery != "" {
 			u.RawQuery += "&"
 		}
-		u.RawQuery += queryEscape(k) + "=" + queryEscape(s.Query[k])
+		u.RawQuery += QueryEscape(k) + "=" + QueryEscape(s.Query[k])
 	}
 	return u, ""
 }

@@ -161,7 +161,7 @@ func (s *Step) prepare() error {
 			s.Method = http.MethodPost
 		}
 	}
-	if !isMethod(s.Method) {
+	if !IsMethod(s.Method) {
 		return fmt.Errorf("method %q is not an upper-case token", s.Method)
 	}
 	status := ""
@@ -184,8 +184,9 @@ func (s *Step) prepare() error {
 	return nil
 }
 
-// isMethod: the same upper-case token rule as the request command's -X.
-func isMethod(s string) bool {
+// IsMethod is the rule for a method token, shared by run files and the
+// request command (a bare upper-case word: GET, POST, PURGE, ...).
+func IsMethod(s string) bool {
 	if s == "" || s[0] < 'A' || s[0] > 'Z' {
 		return false
 	}
@@ -197,8 +198,9 @@ func isMethod(s string) bool {
 	return true
 }
 
-// queryEscape escapes a query component with %20 for spaces (not '+'), so
+// QueryEscape escapes a query component (run files and the request
+// command's key==value items) with %20 for spaces (not '+'), so
 // what is signed and what is sent agree (docs/auth/sigv4.md, "What gets signed, and how").
-func queryEscape(s string) string {
+func QueryEscape(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
