@@ -69,7 +69,7 @@ func newCmdRun(f *Factory, profile *string) *cobra.Command {
 	fl.BoolVar(&o.asJSON, "json", false, "print one JSON line per request, then a summary line")
 	fl.BoolVar(&o.failFast, "fail-fast", false, "stop starting requests after the first failure")
 	fl.BoolVar(&o.noSkew, "no-skew-correction", false, "do not re-sign with the server's clock when a SigV4 request is refused for its time")
-	fl.DurationVar(&o.timeout, "max-time", 30*time.Second, "maximum time per request")
+	fl.DurationVar(&o.timeout, "max-time", 30*time.Second, "maximum time per request (0: no limit)")
 	return cmd
 }
 
