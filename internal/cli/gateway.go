@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
@@ -78,7 +79,13 @@ func (f *Factory) runGateway(ctx context.Context, o *gatewayOptions) error {
 	}
 	opts := gateway.Options{Now: now, Getenv: f.Getenv, OriginAuth: sign.OriginTransport}
 	if !o.quiet {
-		opts.Log = f.IO.ErrOut
+		// One write(2) for many log lines under load; flushed at shutdown.
+		logw := gateway.NewBatchWriter(f.IO.ErrOut)
+		defer logw.Close()
+		opts.Log = logw
+	}
+	if f.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gateway.GCPercent)
 	}
 	srv, err := gateway.Listen(o.listen, cfg, opts)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -78,7 +79,12 @@ func run() error {
 			return err
 		}
 		defer f.Close()
-		logw = f
+		b := gateway.NewBatchWriter(f) // as `gwcurl gateway` does with stderr
+		defer b.Close()
+		logw = b
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gateway.GCPercent) // as `gwcurl gateway` does
 	}
 	s, err := gateway.Listen(*listen, cfg, gateway.Options{Log: logw})
 	if err != nil {

@@ -5,7 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
+	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -73,11 +77,28 @@ type assertion struct {
 	until  time.Time // handed out while now is before until
 	// identity is the gateway identity of the token, encoded once.
 	identity *auth.Identity
+	// cookieHead is the start of its CF_Authorization Set-Cookie value, up
+	// to Expires, as http.Cookie.String writes it (see setCookie).
+	cookieHead string
 }
 
 func newAssertion(tok string, claims jwt.MapClaims, exp time.Time, session time.Duration) *assertion {
+	head := (&http.Cookie{Name: CookieAuthorization, Value: tok, Path: "/", Expires: exp}).String()
 	return &assertion{token: tok, claims: claims, exp: exp, until: exp.Add(-reuseMargin(session)),
-		identity: identityOf(claims).Encode()}
+		identity: identityOf(claims).Encode(), cookieHead: head}
+}
+
+// setCookie is the Set-Cookie value of the token's CF_Authorization cookie
+// at now: what http.Cookie.String gives for it with Max-Age, HttpOnly,
+// Secure (on TLS) and SameSite=Lax. The head, which holds the ~800-byte
+// token, is built once per minted token: Cookie.String checks every byte of
+// the value, which was a tenth of an /admin request's CPU.
+func (a *assertion) setCookie(now time.Time, secure bool) string {
+	maxAge := strconv.Itoa(max(int(a.exp.Sub(now).Seconds()), 1))
+	if secure {
+		return a.cookieHead + "; Max-Age=" + maxAge + "; HttpOnly; Secure; SameSite=Lax"
+	}
+	return a.cookieHead + "; Max-Age=" + maxAge + "; HttpOnly; SameSite=Lax"
 }
 
 // assertions is the in-process cache of minted tokens, in front of the
@@ -88,6 +109,7 @@ type assertions struct {
 	// mintMu makes concurrent first requests of one session wait for one
 	// mint instead of each signing their own token.
 	mintMu sync.Mutex
+	keyed  atomic.Pointer[keyedMACs] // HMACs of the current cache secret
 }
 
 func newAssertions() *assertions {
@@ -103,11 +125,10 @@ type principal struct {
 	secret   [sha256.Size]byte // digest of the client secret or password
 }
 
-// cacheKey is the HMAC (keyed by the signing key's cache secret, see
-// mockkeys.Store.CacheSecrets) of what
-// authenticated who for app.
-func cacheKey(secret [sha256.Size]byte, app *application, who principal) string {
-	m := hmac.New(sha256.New, secret[:])
+// cacheKey is the HMAC m, keyed by the signing key's cache secret (see
+// mockkeys.Store.CacheSecrets) and fresh or Reset, of what authenticated
+// who for app.
+func cacheKey(m hash.Hash, app *application, who principal) string {
 	m.Write([]byte(app.aud))
 	if who.email != "" {
 		m.Write([]byte("\x00user\x00"))
@@ -122,6 +143,38 @@ func cacheKey(secret [sha256.Size]byte, app *application, who principal) string 
 	return hex.EncodeToString(m.Sum(sum[:0]))
 }
 
+// keyedMACs reuses the HMACs of cacheKey for one cache secret: hmac.New
+// hashes the key into both pads on every call, while Reset on a used HMAC
+// restores them from a saved state.
+type keyedMACs struct {
+	secret [sha256.Size]byte
+	pool   sync.Pool // of hash.Hash keyed with secret
+}
+
+// key is cacheKey under k's secret.
+func (k *keyedMACs) key(app *application, who principal) string {
+	m, _ := k.pool.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.secret[:])
+	} else {
+		m.Reset()
+	}
+	key := cacheKey(m, app, who)
+	k.pool.Put(m)
+	return key
+}
+
+// macs returns the reusable HMACs for secret; a new secret (after a key
+// rotation) replaces the old ones.
+func (t *assertions) macs(secret [sha256.Size]byte) *keyedMACs {
+	if k := t.keyed.Load(); k != nil && k.secret == secret {
+		return k
+	}
+	k := &keyedMACs{secret: secret}
+	t.keyed.Store(k)
+	return k
+}
+
 // appToken returns the application token of who's session, minting one
 // when there is none or the cached one is near its expiry.
 func (s *state) appToken(ctx context.Context, app *application, who principal) (*assertion, error) {
@@ -129,7 +182,7 @@ func (s *state) appToken(ctx context.Context, app *application, who principal) (
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(keys[0], app, who)
+	key := s.tokens.macs(keys[0]).key(app, who)
 	if a, ok := s.cachedToken(ctx, key, app, who); ok {
 		return a, nil
 	}

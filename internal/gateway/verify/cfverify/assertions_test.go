@@ -1,6 +1,7 @@
 package cfverify
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -201,7 +202,7 @@ func TestCacheKey(t *testing.T) {
 	}
 	secret := sha256.Sum256([]byte(demoSecret))
 	base := principal{clientID: demoID, secret: secret}
-	key := cacheKey(keys[0], v.app, base)
+	key := cacheKey(hmac.New(sha256.New, keys[0][:]), v.app, base)
 	for _, leak := range []string{demoID, demoSecret, hex.EncodeToString(secret[:])} {
 		if strings.Contains(key, leak) {
 			t.Errorf("cache key %s contains %q", key, leak)
@@ -209,15 +210,29 @@ func TestCacheKey(t *testing.T) {
 	}
 	other := &application{aud: strings.Repeat("a", 64), teamDomain: v.app.teamDomain, session: v.app.session}
 	for name, k := range map[string]string{
-		"other secret":      cacheKey(keys[0], v.app, principal{clientID: demoID, secret: sha256.Sum256([]byte("x"))}),
-		"other client id":   cacheKey(keys[0], v.app, principal{clientID: "other", secret: secret}),
-		"a user, same name": cacheKey(keys[0], v.app, principal{email: demoID, secret: secret}),
-		"other application": cacheKey(keys[0], other, base),
-		"other signing key": cacheKey(keys[1], v.app, base),
+		"other secret":      cacheKey(hmac.New(sha256.New, keys[0][:]), v.app, principal{clientID: demoID, secret: sha256.Sum256([]byte("x"))}),
+		"other client id":   cacheKey(hmac.New(sha256.New, keys[0][:]), v.app, principal{clientID: "other", secret: secret}),
+		"a user, same name": cacheKey(hmac.New(sha256.New, keys[0][:]), v.app, principal{email: demoID, secret: secret}),
+		"other application": cacheKey(hmac.New(sha256.New, keys[0][:]), other, base),
+		"other signing key": cacheKey(hmac.New(sha256.New, keys[1][:]), v.app, base),
 	} {
 		if k == key {
 			t.Errorf("%s: same cache key", name)
 		}
+	}
+	// The pooled HMACs give the same keys when reused, and a new secret
+	// takes new ones.
+	var a assertions
+	for i := range 3 {
+		if got := a.macs(keys[0]).key(v.app, base); got != key {
+			t.Errorf("reuse %d: key %s, want %s", i, got, key)
+		}
+		if got := a.macs(keys[0]).key(other, base); got == key {
+			t.Errorf("reuse %d: other application, same key", i)
+		}
+	}
+	if a.macs(keys[1]).key(v.app, base) != cacheKey(hmac.New(sha256.New, keys[1][:]), v.app, base) {
+		t.Error("after a new secret the pooled key differs from a fresh HMAC's")
 	}
 }
 
@@ -299,6 +314,31 @@ func TestSharedStore(t *testing.T) {
 		claims, err := v.st.verifyApp(v.app, got)
 		if err != nil || claims["common_name"] != demoID {
 			t.Errorf("%s in the store: the token handed out is not the caller's: %v %v", name, err, claims)
+		}
+	}
+}
+
+// The Set-Cookie value built from the cached head is byte for byte what
+// http.Cookie.String writes for the same cookie.
+func TestSetCookieMatchesCookieString(t *testing.T) {
+	exp := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	tok := "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl-_"
+	a := newAssertion(tok, jwt.MapClaims{"sub": "x"}, exp, time.Hour)
+	for _, tc := range []struct {
+		now    time.Time
+		secure bool
+	}{
+		{exp.Add(-time.Hour), false},
+		{exp.Add(-90 * time.Second), true},
+		{exp.Add(time.Second), false}, // past exp: Max-Age 1, as before
+	} {
+		want := (&http.Cookie{
+			Name: CookieAuthorization, Value: tok, Path: "/", Expires: exp,
+			MaxAge:   max(int(exp.Sub(tc.now).Seconds()), 1),
+			HttpOnly: true, Secure: tc.secure, SameSite: http.SameSiteLaxMode,
+		}).String()
+		if got := a.setCookie(tc.now, tc.secure); got != want {
+			t.Errorf("now %v secure %v:\n got %s\nwant %s", tc.now, tc.secure, got, want)
 		}
 	}
 }

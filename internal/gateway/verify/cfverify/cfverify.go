@@ -341,17 +341,7 @@ func (v *verifier) Verify(w http.ResponseWriter, r *http.Request) (*auth.Identit
 			return nil, err
 		}
 		token, claims, id = a.token, a.claims, a.identity
-		cookie := &http.Cookie{
-			Name:     CookieAuthorization,
-			Value:    token,
-			Path:     "/",
-			Expires:  a.exp,
-			MaxAge:   max(int(a.exp.Sub(v.st.now()).Seconds()), 1),
-			HttpOnly: true,
-			Secure:   r.TLS != nil,
-			SameSite: http.SameSiteLaxMode,
-		}
-		w.Header().Add("Set-Cookie", cookie.String())
+		w.Header().Add("Set-Cookie", a.setCookie(v.st.now(), r.TLS != nil))
 	case p.token != "":
 		var err error
 		claims, err = v.st.verifyApp(v.app, p.token)
