@@ -191,7 +191,7 @@ row '1 GiB signed upload (full hash) wall / (`sha256sum` + `curl -T`)' "$UP_R" '
 row '1 GiB signed upload peak RSS, MiB' "$RSS" '≤ 32' '<=' 32
 echo
 echo "== existing figures"
-grep -hE 'added by the gateway|nginx directly|through the gateway' "$G" 2>/dev/null | sed 's/^ */  gateway latency: /'
+grep -hE 'nginx directly|through (Go|nginx|the gateway)|added by ' "$G" 2>/dev/null | sed 's/^ */  gateway latency: /'
 grep -hE 'gwcurl / python|signed upload of' "$U" 2>/dev/null | sed 's/^/  sigv4.sh: /'
 grep -hE '^  (gwcurl -T|sha256sum|curl -T)' "$H" 2>/dev/null | sed 's/^ */  full-hash upload: /'
 grep -hE 'wall ratio|gwcurl -T' "$M" 2>/dev/null | sed 's/^ */  s3 streaming: /'
