@@ -9,7 +9,9 @@
 #      demo gateway (`gwcurl gateway`, loopback): `gwcurl GET` vs `curl` on
 #      /public/echo, and a SigV4 GET with keys in the environment vs
 #      `curl --aws-sigv4` on /aws/echo (both verified by the gateway);
-#   3. the gateway rows (bench/gateway.sh), the signed 1 GiB uploads
+#   3. what bounds start-up (bench/startup_floor.sh: minimal Go GET programs,
+#      bare and with the named dependencies, next to gwcurl and curl), the
+#      gateway rows (bench/gateway.sh), the signed 1 GiB uploads
 #      (bench/upload_hash.sh: full hash vs sha256sum + curl -T, the table's
 #      upload rows; bench/sigv4.sh, bench/s3stream.sh), the cached Google call
 #      (bench/google.sh), `gwcurl run` vs curl processes (bench/run.sh) and
@@ -22,6 +24,7 @@
 # log is under bench/out/all/. Everything listens on 127.0.0.1 only.
 # Knobs: DURATION (hey runs, default 5s), ROUNDS (latency rounds, default 3),
 # RUNS (start-up runs per command, hyperfine and interleaved, default 100), UPLOAD_BYTES (default 1 GiB),
+# FLOOR_RUNS (runs per command of bench/startup_floor.sh, default 50),
 # UPLOAD_ROUNDS (rounds of bench/upload_hash.sh, default 3),
 # N (requests of bench/run.sh, default 500), SKIP (space-separated script
 # names to leave out, e.g. SKIP="s3stream edge").
@@ -140,6 +143,7 @@ part() {
 }
 
 part startup startup
+part startup_floor env RUNS="${FLOOR_RUNS:-50}" "$BENCH_DIR/startup_floor.sh"
 part gateway "$BENCH_DIR/gateway.sh" "$DURATION"
 part sigv4 env RUNS=30 UPLOAD_RUNS=3 "$BENCH_DIR/sigv4.sh"
 part upload_hash env ROUNDS="${UPLOAD_ROUNDS:-3}" "$BENCH_DIR/upload_hash.sh"
@@ -191,6 +195,7 @@ row '1 GiB signed upload (full hash) wall / (`sha256sum` + `curl -T`)' "$UP_R" '
 row '1 GiB signed upload peak RSS, MiB' "$RSS" '≤ 32' '<=' 32
 echo
 echo "== existing figures"
+grep -hE '^(start-up floor|floor:|  )' "$LOG/startup_floor.log" 2>/dev/null | sed 's/^/  /'
 grep -hE 'nginx directly|through (Go|nginx|the gateway)|added by ' "$G" 2>/dev/null | sed 's/^ */  gateway latency: /'
 grep -hE 'gwcurl / python|signed upload of' "$U" 2>/dev/null | sed 's/^/  sigv4.sh: /'
 grep -hE '^  (gwcurl -T|sha256sum|curl -T)' "$H" 2>/dev/null | sed 's/^ */  full-hash upload: /'
