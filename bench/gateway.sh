@@ -10,8 +10,12 @@
 #      signed headers come from `curl --aws-sigv4` and are replayed, as AWS
 #      accepts within 15 minutes);
 #   4. p50/p99 latency at 1,000 requests/s (hey -c 10 -q 100: -q is per
-#      worker) of nginx called directly and through a gateway route
-#      (/up → nginx); the difference is the latency the gateway adds.
+#      worker) of nginx's static answer called directly and through three
+#      reverse proxies side by side: Go's bare httputil.ReverseProxy
+#      (bench/cmd/bareproxy), nginx itself (a second server block,
+#      proxy_pass with a keepalive upstream) and a gateway route (/up →
+#      nginx); each difference to the direct call is the latency that proxy
+#      adds.
 #
 # Throughput is measured in TPUT_ROUNDS rounds (default 3) that alternate
 # the four targets, and the median of each is kept, so a burst of outside
@@ -110,6 +114,8 @@ wait_http() {
 
 # ---- nginx: a static answer, as small as the echo's work is large ----
 NPORT=$(free_port)
+NPROXY_PORT=$(free_port)
+[[ $NPROXY_PORT == "$NPORT" ]] && NPROXY_PORT=$(free_port)
 mkdir -p "$TMP/nginx"
 cat >"$TMP/nginx.conf" <<EOF
 worker_processes auto;
@@ -132,11 +138,28 @@ http {
 			return 200 '{"ok":true}\n';
 		}
 	}
+	# nginx as a reverse proxy to the server above, upstream connections
+	# kept alive (HTTP/1.1, no Connection header), the yardstick of a
+	# well-tuned proxy.
+	upstream static {
+		server 127.0.0.1:$NPORT;
+		keepalive 64;
+	}
+	server {
+		listen 127.0.0.1:$NPROXY_PORT;
+		location / {
+			proxy_pass http://static;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
 }
 EOF
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx.conf" -e "$TMP/nginx/error.log"
 NGINX_URL="http://127.0.0.1:$NPORT"
+NGINX_PROXY_URL="http://127.0.0.1:$NPROXY_PORT"
 wait_http "$NGINX_URL/"
+wait_http "$NGINX_PROXY_URL/"
 
 # ---- the gateway: the embedded demo plus /up -> nginx ----
 go build -o "$TMP/gwserve" ./bench/cmd/gwserve
@@ -145,6 +168,15 @@ PIDS+=($!)
 for _ in $(seq 100); do [[ -s $TMP/gw.url ]] && break; sleep 0.1; done
 GW_URL=$(head -1 "$TMP/gw.url")
 wait_http "$GW_URL/public/echo"
+
+# ---- Go's bare httputil.ReverseProxy -> nginx, the same idle pool as the
+# gateway's default (256 per host), so neither reconnects under 10 workers ----
+go build -o "$TMP/bareproxy" ./bench/cmd/bareproxy
+"$TMP/bareproxy" -upstream "$NGINX_URL" -max-idle-per-host 256 >"$TMP/bare.url" &
+PIDS+=($!)
+for _ in $(seq 100); do [[ -s $TMP/bare.url ]] && break; sleep 0.1; done
+BARE_URL=$(head -1 "$TMP/bare.url")
+wait_http "$BARE_URL/"
 
 # run_hey NAME ARGS...: runs hey, keeps its report, fails on non-2xx answers.
 run_hey() {
@@ -166,6 +198,8 @@ log "bench: warming up"
 hey -n 5000 -c 50 "$GW_URL/public/echo" >/dev/null
 hey -n 5000 -c 50 "$GW_URL/up/" >/dev/null
 hey -n 5000 -c 50 "$NGINX_URL/" >/dev/null
+hey -n 5000 -c 50 "$BARE_URL/" >/dev/null
+hey -n 5000 -c 50 "$NGINX_PROXY_URL/" >/dev/null
 
 # The published demo credentials of the embedded config (docs/gateway.md).
 CF_ID=demo.access CF_SECRET=demo-cf-secret
@@ -206,13 +240,16 @@ median_rps() {
 }
 all_rps() { for i in $(seq "$TPUT_ROUNDS"); do rps "$1$i"; printf ' '; done; }
 
-# Latency is measured in ROUNDS short runs alternating direct and proxied,
-# and the median of each percentile is kept: on a shared 2-core machine a
-# burst of outside load then hits both sides alike instead of one phase.
+# Latency is measured in ROUNDS short runs alternating direct and the three
+# proxies, and the median of each percentile is kept: on a shared 2-core
+# machine a burst of outside load then hits all of them alike instead of one
+# phase.
 ROUNDS=${ROUNDS:-5}
-log "bench: latency at 1,000 requests/s (10 workers x 100/s), $ROUNDS rounds of $DURATION per side"
+log "bench: latency at 1,000 requests/s (10 workers x 100/s), $ROUNDS rounds of $DURATION per target"
 for i in $(seq "$ROUNDS"); do
 	run_hey "direct_lat$i" -z "$DURATION" -c 10 -q 100 "$NGINX_URL/"
+	run_hey "bare_lat$i" -z "$DURATION" -c 10 -q 100 "$BARE_URL/"
+	run_hey "nginxproxy_lat$i" -z "$DURATION" -c 10 -q 100 "$NGINX_PROXY_URL/"
 	run_hey "proxied_lat$i" -z "$DURATION" -c 10 -q 100 "$GW_URL/up/"
 done
 # median NAME PCT: the median over the rounds of one percentile.
@@ -228,8 +265,13 @@ D50=$(median direct_lat 50)
 D99=$(median direct_lat 99)
 P50=$(median proxied_lat 50)
 P99=$(median proxied_lat 99)
-A50=$(awk -v a="$P50" -v b="$D50" 'BEGIN {printf "%.3f", a - b}')
-A99=$(awk -v a="$P99" -v b="$D99" 'BEGIN {printf "%.3f", a - b}')
+B50=$(median bare_lat 50)
+B99=$(median bare_lat 99)
+N50=$(median nginxproxy_lat 50)
+N99=$(median nginxproxy_lat 99)
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
+A50=$(sub "$P50" "$D50")
+A99=$(sub "$P99" "$D99")
 LAT_RPS=$(rps proxied_lat1)
 verdict() { awk -v ok="$1" 'BEGIN {print (ok ? "PASS" : "FAIL")}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -247,6 +289,10 @@ throughput (hey -c 50), median of $TPUT_ROUNDS rounds of $DURATION (all rounds i
     / public                   $(ratio "$AWS_RPS" "$GW_RPS")   target >= 0.7: $(verdict "$(awk -v r="$(ratio "$AWS_RPS" "$GW_RPS")" 'BEGIN {print (r >= 0.7)}')")
 latency at ~$LAT_RPS req/s (hey -c 10 -q 100), median of $ROUNDS rounds   p50 ms    p99 ms
   nginx directly                               $D50     $D99
+  through Go's bare httputil.ReverseProxy      $B50     $B99
+  through nginx proxy_pass (keepalive)         $N50     $N99
   through the gateway (/up -> nginx)           $P50     $P99
+  added by Go's bare httputil.ReverseProxy     $(sub "$B50" "$D50")     $(sub "$B99" "$D99")
+  added by nginx as a reverse proxy            $(sub "$N50" "$D50")     $(sub "$N99" "$D99")
   added by the gateway                         $A50     $A99   target p99 <= 1 ms: $(verdict "$(awk -v a="$A99" 'BEGIN {print (a <= 1.0)}')")
 EOF

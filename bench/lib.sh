@@ -21,7 +21,9 @@ build_gwcurl() {
 }
 
 # start_bg VAR CMD...: start CMD in the background, read its first stdout line
-# (a base URL) into VAR, and stop it when the script exits.
+# (a base URL) into VAR, and stop it when the script exits. A script with its
+# own EXIT trap keeps it (it must kill ${BG_PIDS:-} itself): replacing it left
+# the scripts' work directories, a 1 GiB file among them, behind.
 start_bg() {
   local var=$1; shift
   local fifo="$OUT/.fifo.$$.$var"
@@ -29,7 +31,7 @@ start_bg() {
   "$@" >"$fifo" 2>"$OUT/$var.log" &
   local pid=$!
   BG_PIDS="${BG_PIDS:-} $pid"
-  trap 'kill $BG_PIDS 2>/dev/null || true' EXIT
+  [[ -n $(trap -p EXIT) ]] || trap 'kill $BG_PIDS 2>/dev/null || true' EXIT
   local line
   read -r line <"$fifo"
   exec {fd}<"$fifo"   # keep the pipe open so the child never gets SIGPIPE
