@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/login"
@@ -104,13 +103,13 @@ func newCmdLogin(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in with the profile's browser flow and cache the tokens",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Run the profile's browser login: Cognito Hosted UI or any OIDC provider
 			(authorization code + PKCE), a magic link, or Cloudflare Access's CLI login.
 			The login URL is always printed on stderr and opened with $GWCURL_BROWSER,
 			$BROWSER or the system browser; --no-browser only prints it.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl login -p app
 			$ gwcurl login -p magic --email me@example.com
 			$ gwcurl login -p admin --no-browser     # open the URL on another device
@@ -216,7 +215,7 @@ func newCmdLogout(f *Factory, profile *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
 		Short: "Forget the profile's cached tokens (and revoke them where the provider can)",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl logout -p app
 		`),
 		Args: cobra.NoArgs,
@@ -254,13 +253,13 @@ func newCmdToken(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Print the credential a request would carry, for use with other tools",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Print the credential a request with this profile would carry: the bearer or
 			ID token, the STS identity header value, or the Cloudflare Access headers.
 			--header prints ready "Name: value" lines. The output is a secret: it goes
 			to stdout only, never into logs.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ curl -H "Authorization: Bearer $(gwcurl token -p run)" https://svc-abc.a.run.app/
 			$ gwcurl token -p admin --header
 		`),
@@ -351,7 +350,7 @@ func newCmdWhoami(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the profile's credentials say you are, and until when",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl whoami -p dev
 			$ gwcurl whoami --auth sigv4 --aws-profile prod --json
 			$ AWS_ENDPOINT_URL_STS=http://127.0.0.1:4566 gwcurl whoami --auth sigv4
@@ -492,7 +491,7 @@ func newCmdPresign(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "presign [METHOD] URL",
 		Short: "Print a SigV4 pre-signed URL (query auth) made with the profile's AWS credentials",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl presign --expires 1h https://my-bucket.s3.eu-west-1.amazonaws.com/report.csv
 			$ gwcurl presign -p lambda GET /items
 		`),

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/MakeNowJust/heredoc"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,7 +24,7 @@ func newCmdDemo(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
 		Short: "Run every route of the embedded mock gateway with every auth kind",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl demo
 		`),
 		Long: "Start the embedded mock gateway in-process, write temporary profiles, call every\n" +

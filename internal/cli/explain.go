@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/explain"
@@ -76,7 +75,7 @@ func newCmdExplain(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "explain [TOKEN|-]",
 		Short: "Decode a JWT, an STS identity header or an AWS error body, offline",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Say what a pasted credential or error means, without the network: a JWT
 			(header, claims, expiry in words, issuer hints), an STS identity header
 			(format, access key, region, expiry, action), a SigV4 Authorization header
@@ -85,7 +84,7 @@ func newCmdExplain(f *Factory) *cobra.Command {
 			and body), which is explained as --explain would. "-" (or no argument)
 			reads stdin. Secrets in the input are never printed back.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl explain eyJhbGciOiJSUzI1NiIs...
 			$ gwcurl token -p run | gwcurl explain
 			$ pbpaste | gwcurl explain -        # an AWS error body from a log

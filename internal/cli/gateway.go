@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/demoflow"
@@ -29,7 +28,7 @@ func newCmdGateway(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Serve a local mock of the edge gateway that verifies every credential kind",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Serve the mock gateway: routes with SigV4, STS identity, Google ID token,
 			Cloudflare Access and JWT verification, mock identity providers under
 			/_mock/, and the edge policies (CORS, size limit, rate limit, header
@@ -38,7 +37,7 @@ func newCmdGateway(f *Factory) *cobra.Command {
 			The first line on stdout is the base URL, nothing else; the request log
 			goes to stderr as JSON lines. SIGINT or SIGTERM shuts it down gracefully.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl gateway --profiles-out demo.yaml
 			http://127.0.0.1:40123
 			$ GWCURL_CONFIG=demo.yaml gwcurl -p demo-sigv4 POST /items name=x

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 )
 
@@ -13,7 +12,7 @@ import (
 // when asked for, not at start-up).
 func helpTopics() map[string]struct{ short, body string } {
 	return map[string]struct{ short, body string }{
-		"exit-codes": {"Exit codes and what they mean", heredoc.Doc(`
+		"exit-codes": {"Exit codes and what they mean", doc(`
 		gwcurl exits with curl's codes where curl has one, so scripts keep working:
 
 		  0    success (an HTTP error status without -f is still 0, as in curl)
@@ -38,7 +37,7 @@ func helpTopics() map[string]struct{ short, body string } {
 		  77   the --cacert file cannot be read or holds no certificate
 		  130  interrupted (Ctrl-C, SIGTERM)
 	`)},
-		"environment": {"Environment variables gwcurl reads", heredoc.Doc(`
+		"environment": {"Environment variables gwcurl reads", doc(`
 		GWCURL_PROFILE        profile to use when -p is not given
 		GWCURL_CONFIG         config file (default $XDG_CONFIG_HOME/gwcurl/config.yaml)
 		GWCURL_CONFIG_DIR     directory holding config.yaml

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -25,7 +24,7 @@ func newCmdProfiles(f *Factory, profileFlag *string) *cobra.Command {
 		Aliases: []string{"profile"},
 		Short:   "List, show, add, select and remove named profiles",
 		Args:    cobra.NoArgs,
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles add dev --base-url https://api.dev.example.com --auth bearer --token env:DEV_TOKEN --use
 			$ gwcurl profiles add lambda --base-url https://abc.lambda-url.eu-west-1.on.aws --auth sigv4 --aws-profile dev
 			$ gwcurl profiles list
@@ -43,7 +42,7 @@ func newCmdProfilesList(f *Factory) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List profiles",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles list
 		`),
 		Args: cobra.NoArgs,
@@ -106,7 +105,7 @@ func newCmdProfilesShow(f *Factory, profileFlag *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show [NAME]",
 		Short: "Show a profile (secrets are references, never values)",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles show dev
 		`),
 		Args: cobra.MaximumNArgs(1),
@@ -164,14 +163,14 @@ func newCmdProfilesAdd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add or replace a profile",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Add a profile. Secret fields (--token, --client-secret,
 			--secret-access-key, --session-token) take a reference, never the
 			secret itself: env:NAME, cmd:COMMAND, file:PATH, or "-" to read the
 			secret from stdin and keep it in the secret store (the OS keyring
 			when one answers, else a 0600 file; --insecure-storage forces the file).
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles add dev --base-url https://api.dev.example.com --auth bearer --token env:DEV_TOKEN
 			$ printf %s "$TOKEN" | gwcurl profiles add ci --base-url https://api.example.com --auth bearer --token -
 			$ gwcurl profiles add run --base-url https://svc-abc.a.run.app --auth google
@@ -338,7 +337,7 @@ func newCmdProfilesUse(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "use NAME",
 		Short: "Make a profile the current one",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles use staging
 		`),
 		Args: cobra.ExactArgs(1),
@@ -365,7 +364,7 @@ func newCmdProfilesRm(f *Factory) *cobra.Command {
 		Use:     "rm NAME",
 		Aliases: []string{"remove", "delete"},
 		Short:   "Remove a profile and the secrets gwcurl stored for it",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl profiles rm old-dev
 		`),
 		Args: cobra.ExactArgs(1),

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/spf13/pflag"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/pflag"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/build"
@@ -21,7 +21,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "gwcurl [flags] [METHOD] URL [ITEM...]",
 		Short: "curl for services behind cloud authentication",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			gwcurl sends HTTP requests signed the way the service wants: AWS SigV4,
 			STS identity headers, Google ID tokens, Cloudflare Access, Cognito and
 			magic-link logins, or a bearer token, from named profiles.
@@ -33,7 +33,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 
 			Help topics (gwcurl help TOPIC):
 		`) + topicList() + "\n",
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl https://api.example.com/health
 			$ gwcurl -p dev POST /items name=widget count:=3 X-Trace:abc
 			$ gwcurl --auth sigv4 https://abc.lambda-url.us-east-1.on.aws/
@@ -108,14 +108,14 @@ func newCmdVersion(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print gwcurl's version, commit, build date, Go version and platform",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Print the version (a release tag, or for a build from a git checkout the
 			pseudo-version Go records), the commit (with -dirty for a modified work
 			tree), the build date (the commit time when the build was not stamped),
 			the Go version and the platform. --json prints one JSON object.
 			` + "`gwcurl --version` and `gwcurl -V`" + ` print the same text.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl version
 			$ gwcurl version --json
 		`),

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/gwcurl/gwcurl/internal/profiles"
@@ -36,7 +35,7 @@ func newCmdRun(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a smoke-test file of requests with expectations",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			Run a YAML list of requests, each with expectations, reusing one HTTP client
 			and one credential resolution per profile for the whole run. Exits 1 when any
 			request fails its expectations, 0 when all pass.
@@ -46,7 +45,7 @@ func newCmdRun(f *Factory, profile *string) *cobra.Command {
 			base_url), headers, query, body (a string, or a mapping sent as JSON), and
 			expect: {status: 200 | [200, 204], jq: '.ok == true'}.
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ cat smoke.yaml
 			- {name: health, profile: demo-public, url: /echo, expect: {status: 200}}
 			- name: create

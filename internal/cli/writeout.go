@@ -3,13 +3,14 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	suggestpkg "github.com/gwcurl/gwcurl/internal/suggest"
 	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	suggestpkg "github.com/gwcurl/gwcurl/internal/suggest"
 )
 
 // writeOutNames are the -w variables gwcurl knows, named and printed as

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
@@ -48,7 +47,7 @@ func newCmdWS(f *Factory, profile *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ws [flags] URL|PATH",
 		Short: "Open a signed WebSocket: stdin lines out, received messages on stdout",
-		Long: heredoc.Doc(`
+		Long: doc(`
 			ws opens a WebSocket whose handshake carries the profile's auth, like
 			any request (SigV4 in headers, or in the query with --presign; Google ID
 			token, Cloudflare Access, bearer, logins, STS identity). PATH joins the
@@ -64,7 +63,7 @@ func newCmdWS(f *Factory, profile *string) *cobra.Command {
 			Exit codes: 22 refused handshake, 4 no credentials, 7 cannot connect,
 			28 -m reached, 1 closed abnormally, 130 Ctrl-C (after a normal close).
 		`),
-		Example: heredoc.Doc(`
+		Example: doc(`
 			$ gwcurl -p demo-ws ws /chat --send hello --count 2
 			$ gwcurl ws --auth sigv4 --presign wss://abc.execute-api.eu-west-1.amazonaws.com/prod
 			$ echo '{"action":"ping"}' | gwcurl -p chat ws / --count 1
