@@ -154,6 +154,53 @@ func (e *chunkEncoder) Read(p []byte) (int, error) {
 	return 0, io.ErrNoProgress // unreachable: next(true) blocks until a frame or an error
 }
 
+// FrameWriter is implemented by the bodies NewChunkEncoder and
+// NewTrailerEncoder return. WriteFramesTo writes the rest of the encoding
+// to w, one Write per frame (a whole chunk with its header, 1 MiB by
+// default), instead of the 32 KiB reads net/http's body copy makes: a
+// connection that is handed one (cli's bulkConn) saves thirty-one write
+// syscalls and one copy of every MiB, and the scheduler churn of each
+// syscall, which on a multi-GiB upload is a fifth of the client's CPU.
+type FrameWriter interface {
+	WriteFramesTo(w io.Writer) (int64, error)
+}
+
+// WriteFramesTo implements FrameWriter. It continues where Read stopped
+// (the transport reads the first bytes into its own buffer), so the two
+// may be mixed.
+func (e *chunkEncoder) WriteFramesTo(w io.Writer) (int64, error) {
+	if !e.end {
+		if err := e.start(); err != nil {
+			return 0, err
+		}
+	}
+	var total int64
+	for {
+		if len(e.cur.b) > 0 {
+			n, err := w.Write(e.cur.b)
+			total += int64(n)
+			e.cur.b = e.cur.b[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if e.cur.buf != nil {
+			e.free <- e.cur.buf // never blocks: the channel holds every buffer
+			e.cur = frame{}
+		}
+		if e.end {
+			return total, e.err
+		}
+		f, _ := e.next(true)
+		if f.err != nil {
+			e.err, e.end = f.err, true
+			return total, f.err
+		}
+		e.cur, e.end = f, f.last
+	}
+}
+
 // next takes the next frame, waiting for it when wait is set.
 func (e *chunkEncoder) next(wait bool) (frame, bool) {
 	if !wait {

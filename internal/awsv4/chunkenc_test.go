@@ -3,6 +3,7 @@ package awsv4
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
@@ -87,3 +88,77 @@ func TestChunkEncoderSourceError(t *testing.T) {
 		t.Fatalf("%d bytes before the error, want the two whole chunks (%d)", len(got), want)
 	}
 }
+
+// writeRecorder records the size of each Write.
+type writeRecorder struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// WriteFramesTo gives the same bytes as Read, one Write per frame, also
+// when the transport has read the first bytes itself; the trailer form too.
+func TestChunkEncoderWriteFramesTo(t *testing.T) {
+	data := bytes.Repeat([]byte("a"), 66560)
+	for _, first := range []int{0, 1, 100, docChunk + 50} {
+		enc := NewChunkEncoder(bytes.NewReader(data), docChain(), docChunk, int64(len(data)))
+		head := make([]byte, first)
+		if _, err := io.ReadFull(enc, head); err != nil {
+			t.Fatal(err)
+		}
+		var w writeRecorder
+		n, err := enc.(FrameWriter).WriteFramesTo(&w)
+		if err != nil || n != int64(w.Len()) {
+			t.Fatalf("after %d bytes read: WriteFramesTo = %d, %v (wrote %d)", first, n, err, w.Len())
+		}
+		if got := append(head, w.Bytes()...); !bytes.Equal(got, docBody()) {
+			t.Errorf("after %d bytes read: %d bytes, want the AWS example", first, len(got))
+		}
+		// Two data chunks and the final empty one, the first maybe cut by Read.
+		if len(w.sizes) > 3 {
+			t.Errorf("after %d bytes read: %d writes (%v), want one per frame", first, len(w.sizes), w.sizes)
+		}
+		if n, err := enc.(FrameWriter).WriteFramesTo(&w); n != 0 || err != nil {
+			t.Errorf("again at the end: %d, %v", n, err)
+		}
+	}
+
+	sum := crc32.NewIEEE()
+	var byRead, byFrames bytes.Buffer
+	if _, err := io.Copy(&byRead, iotest.HalfReader(NewTrailerEncoder(bytes.NewReader(data), sum, "x-amz-checksum-crc32", docChunk, int64(len(data))))); err != nil {
+		t.Fatal(err)
+	}
+	enc := NewTrailerEncoder(bytes.NewReader(data), crc32.NewIEEE(), "x-amz-checksum-crc32", docChunk, int64(len(data)))
+	if _, err := enc.(FrameWriter).WriteFramesTo(&byFrames); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(byRead.Bytes(), byFrames.Bytes()) {
+		t.Errorf("trailer form: WriteFramesTo wrote %d bytes, Read %d, or they differ", byFrames.Len(), byRead.Len())
+	}
+}
+
+// A source error and a failing writer both end WriteFramesTo with the error.
+func TestChunkEncoderWriteFramesToErrors(t *testing.T) {
+	boom := errors.New("disk gone")
+	src := io.MultiReader(bytes.NewReader(make([]byte, 2*docChunk)), iotest.ErrReader(boom))
+	var w bytes.Buffer
+	if _, err := NewChunkEncoder(src, docChain(), docChunk, 3*int64(docChunk)).(FrameWriter).WriteFramesTo(&w); !errors.Is(err, boom) {
+		t.Errorf("source error: %v", err)
+	}
+	full := errors.New("connection reset")
+	enc := NewChunkEncoder(bytes.NewReader(make([]byte, 3*docChunk)), docChain(), docChunk, 3*int64(docChunk))
+	if _, err := enc.(FrameWriter).WriteFramesTo(failingWriter{full}); !errors.Is(err, full) {
+		t.Errorf("writer error: %v", err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Errorf("Close after a failed write: %v", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }

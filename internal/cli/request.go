@@ -246,7 +246,7 @@ func (f *Factory) buildTransport(o *RequestOptions) (*http.Transport, error) {
 		}
 	}
 	t := &http.Transport{
-		DialContext:           dial,
+		DialContext:           bulkDial(dial),
 		ForceAttemptHTTP2:     !o.HTTP11,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   16,
