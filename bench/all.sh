@@ -28,7 +28,7 @@
 # UPLOAD_ROUNDS (rounds of bench/upload_hash.sh, default 3),
 # N (requests of bench/run.sh, default 500), SKIP (space-separated script
 # names to leave out, e.g. SKIP="s3stream edge").
-# Usage: bench/all.sh        (about 9 minutes on a quiet 2-core machine)
+# Usage: bench/all.sh        (about 8 minutes on a quiet 2-core machine)
 source "$(dirname "$0")/lib.sh"
 set +e # each part reports its own failure
 START=$(date +%s)
