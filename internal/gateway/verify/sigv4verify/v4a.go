@@ -6,9 +6,10 @@ package sigv4verify
 // token; what differs is the credential scope (no region), the region set
 // (X-Amz-Region-Set, signed, which must cover the route's region) and the
 // signature (ECDSA P-256 under the key derived from the secret, see
-// internal/awsv4/v4a.go). checkV4A shares Check's stages (payload hash,
-// canonical request, freshness, signed-header policy, key, body) and has its
-// own scope check and signature.
+// internal/awsv4/v4a.go). checkV4A runs the stages it shares with Check
+// (payload hash, canonical request, freshness, signed-header policy, key)
+// through checkShared with its own scope check, then checks its signature
+// and the body.
 
 import (
 	"net/http"
@@ -38,13 +39,8 @@ func isV4A(r *http.Request, params []awsv4.QueryParam) bool {
 
 // v4aCred is a parsed SigV4a authentication.
 type v4aCred struct {
-	presigned                          bool
-	accessKeyID, scopeDate, service    string
-	signedHeaders                      []string
-	signature, amzDate, token, regions string
-	time                               time.Time
-	expires                            int
-	params                             []awsv4.QueryParam // without X-Amz-Signature
+	credential        // region stays empty: a SigV4a scope has none
+	regions    string // X-Amz-Region-Set as sent
 }
 
 func parseV4A(r *http.Request, params []awsv4.QueryParam) (*v4aCred, error) {
@@ -131,53 +127,24 @@ func (v *Verifier) checkV4A(r *http.Request, rawPath string, params []awsv4.Quer
 	if err != nil {
 		return nil, err
 	}
-	now := v.clock()
-	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
-	if err != nil {
-		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
-	}
-	pl, err := v.payload(r, cred.presigned, true)
+	sr, err := v.checkShared(r, rawPath, &cred.credential, true, awsv4.AlgorithmV4A, awsv4.ScopeV4A(cred.scopeDate, cred.service),
+		func(reject rejecter) *auth.Rejection { return v.checkV4AScope(cred, reject) })
 	if err != nil {
 		return nil, err
 	}
-	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
+	priv, err := v.v4aKeys.Get(sr.key.AccessKeyID, sr.key.SecretAccessKey)
 	if err != nil {
-		return nil, err
+		return nil, sr.reject(rejectcode.SignatureMismatch, "cannot derive the SigV4a key of %s", sr.key.AccessKeyID)
 	}
-	scope := awsv4.ScopeV4A(cred.scopeDate, cred.service)
-	sts := awsv4.AlgorithmV4A + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
-		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	if !awsv4.VerifyV4A(&priv.PublicKey, sr.sts, cred.signature) {
+		return nil, sr.reject(rejectcode.SignatureMismatch, "signature mismatch (SigV4a)")
 	}
-	if rej := v.checkV4AScope(cred, reject); rej != nil {
-		return nil, rej
-	}
-	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
-		return nil, rej
-	}
-	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, false, reject); rej != nil {
-		return nil, rej
-	}
-	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
-	}
-	key, rej := v.key(cred.accessKeyID, cred.token, reject)
-	if rej != nil {
-		return nil, rej
-	}
-	priv, err := v.v4aKeys.Get(key.AccessKeyID, key.SecretAccessKey)
-	if err != nil {
-		return nil, reject(rejectcode.SignatureMismatch, "cannot derive the SigV4a key of %s", key.AccessKeyID)
-	}
-	if !awsv4.VerifyV4A(&priv.PublicKey, sts, cred.signature) {
-		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch (SigV4a)")
-	}
-	if err := v.checkBody(r, pl, reject); err != nil {
+	if err := v.checkBody(r, sr.pl, sr.reject); err != nil {
 		return nil, err
 	}
 	return &Result{
-		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.regions, Service: cred.service,
-		SignedHeaders: cred.signedHeaders, PayloadHash: pl.hash, CanonicalRequest: cr, StringToSign: sts,
+		Key: sr.key, Presigned: cred.presigned, Time: cred.time, Region: cred.regions, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: sr.pl.hash, CanonicalRequest: sr.cr, StringToSign: sr.sts,
 	}, nil
 }
 

@@ -348,57 +348,28 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := v.clock()
-	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
-	if err != nil {
-		return nil, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
-	}
-	pl, err := v.payload(r, cred.presigned, false)
+	sr, err := v.checkShared(r, rawPath, cred, false, awsv4.Algorithm, awsv4.Scope(cred.scopeDate, cred.region, cred.service),
+		func(reject rejecter) *auth.Rejection { return v.checkScope(cred, reject) })
 	if err != nil {
 		return nil, err
 	}
-	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
-	if err != nil {
-		return nil, err
-	}
-	scope := awsv4.Scope(cred.scopeDate, cred.region, cred.service)
-	sts := awsv4.Algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
-	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
-		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
-	}
-	if rej := v.checkScope(cred, reject); rej != nil {
-		return nil, rej
-	}
-	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
-		return nil, rej
-	}
-	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, true, reject); rej != nil {
-		return nil, rej
-	}
-	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
-		return nil, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
-	}
-	key, rej := v.key(cred.accessKeyID, cred.token, reject)
-	if rej != nil {
-		return nil, rej
-	}
-	want := awsv4.Signature(v.signingKey(key, cred.scopeDate, cred.region, cred.service), sts)
+	want := awsv4.Signature(v.signingKey(sr.key, cred.scopeDate, cred.region, cred.service), sr.sts)
 	if !hmac.Equal([]byte(want), []byte(cred.signature)) {
-		return nil, reject(rejectcode.SignatureMismatch, "signature mismatch")
+		return nil, sr.reject(rejectcode.SignatureMismatch, "signature mismatch")
 	}
-	if pl.streaming {
+	if sr.pl.streaming {
 		// Every chunk verified against the chain from the seed signature
 		// before the origin sees any of it.
-		err = v.checkChunks(r, key.SecretAccessKey, cred, reject)
+		err = v.checkChunks(r, sr.key.SecretAccessKey, cred, sr.reject)
 	} else {
-		err = v.checkBody(r, pl, reject)
+		err = v.checkBody(r, sr.pl, sr.reject)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &Result{
-		Key: key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
-		SignedHeaders: cred.signedHeaders, PayloadHash: pl.hash, CanonicalRequest: cr, StringToSign: sts,
+		Key: sr.key, Presigned: cred.presigned, Time: cred.time, Region: cred.region, Service: cred.service,
+		SignedHeaders: cred.signedHeaders, PayloadHash: sr.pl.hash, CanonicalRequest: sr.cr, StringToSign: sr.sts,
 		Query: cred.params,
 	}, nil
 }
@@ -406,6 +377,59 @@ func (v *Verifier) Check(r *http.Request) (*Result, error) {
 // rejecter makes a rejection that carries the canonical request and string
 // to sign the gateway computed.
 type rejecter func(code rejectcode.Code, format string, args ...any) *auth.Rejection
+
+// shared is what the stages SigV4 and SigV4a have in common established:
+// the payload, the canonical request and string to sign, the key, and a
+// rejecter that shows the first two.
+type shared struct {
+	pl      payload
+	cr, sts string
+	key     auth.AWSKey
+	reject  rejecter
+}
+
+// checkShared runs, in order, the stages of Check that SigV4 and SigV4a
+// (v4a) share: settle the payload hash, build the canonical request and
+// the string to sign (algorithm, scope), then check the scope (checkScope,
+// which differs), the freshness, the signed-header policy (SigV4a may not
+// sign Date in place of X-Amz-Date), the unsigned-payload rule, and find the
+// key. What is left to each is its signature and the body.
+func (v *Verifier) checkShared(r *http.Request, rawPath string, cred *credential, v4a bool, algorithm, scope string, checkScope func(rejecter) *auth.Rejection) (shared, error) {
+	now := v.clock()
+	canonURI, err := awsv4.CanonicalURI(rawPath, v.mode)
+	if err != nil {
+		return shared{}, auth.Reject(rejectcode.MalformedSigV4, "malformed path %q: %v", rawPath, err)
+	}
+	pl, err := v.payload(r, cred.presigned, v4a)
+	if err != nil {
+		return shared{}, err
+	}
+	cr, err := canonicalRequest(r, canonURI, cred.params, cred.signedHeaders, pl.hash)
+	if err != nil {
+		return shared{}, err
+	}
+	sts := algorithm + "\n" + cred.amzDate + "\n" + scope + "\n" + awsv4.HashHex([]byte(cr))
+	reject := func(code rejectcode.Code, format string, args ...any) *auth.Rejection {
+		return auth.Reject(code, format, args...).With("canonical_request", cr).With("string_to_sign", sts)
+	}
+	if rej := checkScope(reject); rej != nil {
+		return shared{}, rej
+	}
+	if rej := v.checkFreshness(cred.presigned, cred.time, cred.expires, now, reject); rej != nil {
+		return shared{}, rej
+	}
+	if rej := checkSignedHeaderPolicy(r, cred.signedHeaders, cred.presigned, !v4a, reject); rej != nil {
+		return shared{}, rej
+	}
+	if pl.hash == awsv4.UnsignedPayload && pl.claimed == awsv4.UnsignedPayload && !v.opts.AllowUnsignedPayload {
+		return shared{}, reject(rejectcode.UnsignedPayload, "unsigned payload not allowed for service %s", v.opts.Service).With("service", v.opts.Service)
+	}
+	key, rej := v.key(cred.accessKeyID, cred.token, reject)
+	if rej != nil {
+		return shared{}, rej
+	}
+	return shared{pl: pl, cr: cr, sts: sts, key: key, reject: reject}, nil
+}
 
 // payload is the payload hash a request is verified with.
 type payload struct {
